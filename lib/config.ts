@@ -1,0 +1,218 @@
+/**
+ * The one typed configuration of MoleTok, read once from the environment.
+ *
+ * The run mode follows from what is set: no TRANSPORTER means embedded mode (every
+ * service in one process, on-disk store under DATA_DIR, in-memory cache, local media
+ * directory); TRANSPORTER=nats://… plus MONGO_URI / REDIS_URL / S3_ENDPOINT means
+ * cluster mode. Every variable is listed in the README's table.
+ */
+import path from "node:path";
+
+/** The repository root, both from the sources (lib/) and from the build (dist/lib/). */
+export const ROOT_DIR = path.resolve(__dirname, path.basename(path.dirname(__dirname)) === "dist" ? "../.." : "..");
+
+export type Env = Record<string, string | undefined>;
+
+export interface Config {
+	/** "embedded" when no transporter is configured, else "cluster". */
+	mode: "embedded" | "cluster";
+	/** HTTP port of the `api` gateway. */
+	port: number;
+	/** Address the gateway binds to. */
+	host: string;
+	/** Directory for the embedded store, the JWT secret and the local media. */
+	dataDir: string;
+	/** Moleculer transporter connection string (NATS in cluster mode); null in embedded mode. */
+	transporter: string | null;
+	/** Node id of this process; Moleculer generates one when null. */
+	nodeId: string | null;
+	/** Namespace, so several MoleTok installations can share one NATS. */
+	namespace: string;
+	logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
+	/** MongoDB connection string; null selects the embedded store. */
+	mongoUri: string | null;
+	/** Prefix of every per-service MongoDB database name (`<prefix>-<service>`). */
+	mongoDbPrefix: string;
+	/** Redis URL; null selects the in-memory cache. */
+	redisUrl: string | null;
+	/** S3/MinIO settings; null selects the local media directory. */
+	s3: S3Config | null;
+	/** Absolute base URL clients use to reach media (play_url / cover_url). */
+	publicBaseUrl: string;
+	jwt: {
+		/** HS256 secret; in embedded mode generated once into DATA_DIR when unset. */
+		secret: string | null;
+		/** Token lifetime in seconds. */
+		ttlSeconds: number;
+	};
+	bcryptCost: number;
+	limits: {
+		/** Largest accepted upload, in bytes. */
+		uploadBytes: number;
+		/** Longest video title, in characters. */
+		titleChars: number;
+		/** Longest comment, in characters. */
+		commentChars: number;
+		/** Longest chat message, in characters. */
+		messageChars: number;
+		/** Videos per feed page. */
+		feedPageSize: number;
+	};
+	/** Timeout of the streaming publish call, in milliseconds. */
+	uploadTimeoutMs: number;
+	/** Default timeout of every other call, in milliseconds. */
+	requestTimeoutMs: number;
+	transcode: {
+		/** Attempts before a job ends `failed`. */
+		maxAttempts: number;
+		/** How long a claimed job stays leased to one worker without a heartbeat, ms. */
+		leaseMs: number;
+		/** First retry delay; doubles with every attempt. */
+		backoffMs: number;
+		/** How often an idle worker looks for due jobs, ms. */
+		pollMs: number;
+		/** Jobs one worker runs at once. */
+		concurrency: number;
+		/** ffmpeg / ffprobe binaries; null = the system one if present, else the bundled one. */
+		ffmpegPath: string | null;
+		ffprobePath: string | null;
+	};
+	/** File of words the comment and message filter masks, one per line. */
+	sensitiveWordsFile: string;
+	/** Cache lifetime of derived counts, seconds (entries are also invalidated on change). */
+	countsCacheTtl: number;
+}
+
+export interface S3Config {
+	endPoint: string;
+	port: number;
+	useSSL: boolean;
+	accessKey: string;
+	secretKey: string;
+	bucket: string;
+	region: string;
+	/** When true, media URLs are presigned GET URLs instead of `publicBaseUrl/<key>`. */
+	presign: boolean;
+}
+
+class ConfigError extends Error {
+	override name = "ConfigError";
+}
+
+function int(env: Env, name: string, fallback: number, min = 0): number {
+	const raw = env[name];
+	if (raw == null || raw === "") return fallback;
+	const value = Number(raw);
+	if (!Number.isSafeInteger(value) || value < min)
+		throw new ConfigError(`${name} must be an integer >= ${min}, got "${raw}"`);
+	return value;
+}
+
+function str(env: Env, name: string): string | null {
+	const raw = env[name];
+	return raw == null || raw.trim() === "" ? null : raw.trim();
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+	const raw = str(env, name);
+	if (raw == null) return fallback;
+	if (/^(1|true|yes|on)$/i.test(raw)) return true;
+	if (/^(0|false|no|off)$/i.test(raw)) return false;
+	throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+function s3Config(env: Env): S3Config | null {
+	const endpoint = str(env, "S3_ENDPOINT");
+	if (!endpoint) return null;
+	const url = new URL(endpoint.includes("://") ? endpoint : `http://${endpoint}`);
+	const accessKey = str(env, "S3_ACCESS_KEY");
+	const secretKey = str(env, "S3_SECRET_KEY");
+	if (!accessKey || !secretKey)
+		throw new ConfigError("S3_ENDPOINT is set, so S3_ACCESS_KEY and S3_SECRET_KEY are required");
+	const useSSL = url.protocol === "https:";
+	return {
+		endPoint: url.hostname,
+		port: url.port ? Number(url.port) : useSSL ? 443 : 80,
+		useSSL,
+		accessKey,
+		secretKey,
+		bucket: str(env, "S3_BUCKET") ?? "moletok",
+		region: str(env, "S3_REGION") ?? "us-east-1",
+		presign: bool(env, "S3_PRESIGN", false)
+	};
+}
+
+/** Reads the configuration from `env`; throws a ConfigError that says what to fix. */
+export function loadConfig(env: Env = process.env): Config {
+	const transporter = str(env, "TRANSPORTER");
+	const port = int(env, "PORT", 8080, 0);
+	const dataDir = path.resolve(str(env, "DATA_DIR") ?? "./data");
+	const logLevel = (str(env, "LOG_LEVEL") ?? "info") as Config["logLevel"];
+	if (!["fatal", "error", "warn", "info", "debug", "trace"].includes(logLevel))
+		throw new ConfigError(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace`);
+	const s3 = s3Config(env);
+	const publicBaseUrl = (
+		str(env, "PUBLIC_BASE_URL") ??
+		(s3 ? `${s3.useSSL ? "https" : "http"}://${s3.endPoint}:${s3.port}/${s3.bucket}` : `http://localhost:${port}/media`)
+	).replace(/\/+$/, "");
+	if (!/^https?:\/\//.test(publicBaseUrl))
+		throw new ConfigError(`PUBLIC_BASE_URL must be an absolute http(s) URL, got "${publicBaseUrl}"`);
+	const secret = str(env, "JWT_SECRET");
+	if (transporter && !secret)
+		throw new ConfigError("JWT_SECRET is required in cluster mode (TRANSPORTER is set): every replica must share it");
+	if (secret && secret.length < 32) throw new ConfigError("JWT_SECRET must be at least 32 characters");
+
+	return {
+		mode: transporter ? "cluster" : "embedded",
+		port,
+		host: str(env, "HOST") ?? "0.0.0.0",
+		dataDir,
+		transporter,
+		nodeId: str(env, "NODE_ID"),
+		namespace: str(env, "NAMESPACE") ?? "moletok",
+		logLevel,
+		mongoUri: str(env, "MONGO_URI"),
+		mongoDbPrefix: str(env, "MONGO_DB_PREFIX") ?? "moletok",
+		redisUrl: str(env, "REDIS_URL"),
+		s3,
+		publicBaseUrl,
+		jwt: { secret, ttlSeconds: int(env, "JWT_TTL_SECONDS", 7 * 24 * 3600, 60) },
+		bcryptCost: int(env, "BCRYPT_COST", 10, 10),
+		limits: {
+			uploadBytes: int(env, "MAX_UPLOAD_BYTES", 100 * 1024 * 1024, 1),
+			titleChars: int(env, "MAX_TITLE_CHARS", 100, 1),
+			commentChars: int(env, "MAX_COMMENT_CHARS", 500, 1),
+			messageChars: int(env, "MAX_MESSAGE_CHARS", 1000, 1),
+			feedPageSize: 30
+		},
+		uploadTimeoutMs: int(env, "UPLOAD_TIMEOUT_MS", 10 * 60 * 1000, 1000),
+		requestTimeoutMs: int(env, "REQUEST_TIMEOUT_MS", 10 * 1000, 100),
+		transcode: {
+			maxAttempts: int(env, "TRANSCODE_MAX_ATTEMPTS", 5, 1),
+			leaseMs: int(env, "TRANSCODE_LEASE_MS", 60 * 1000, 1000),
+			backoffMs: int(env, "TRANSCODE_BACKOFF_MS", 2000, 0),
+			pollMs: int(env, "TRANSCODE_POLL_MS", 1000, 10),
+			concurrency: int(env, "TRANSCODE_CONCURRENCY", 1, 1),
+			ffmpegPath: str(env, "FFMPEG_PATH"),
+			ffprobePath: str(env, "FFPROBE_PATH")
+		},
+		sensitiveWordsFile: path.resolve(
+			str(env, "SENSITIVE_WORDS_FILE") ?? path.join(ROOT_DIR, "config", "sensitive-words.txt")
+		),
+		countsCacheTtl: int(env, "COUNTS_CACHE_TTL", 300, 1)
+	};
+}
+
+let current: Config | null = null;
+
+/** The process-wide configuration (loaded on first use). */
+export function config(): Config {
+	if (!current) current = loadConfig();
+	return current;
+}
+
+/** Replaces the process-wide configuration; for tests that start brokers with other settings. */
+export function setConfig(next: Config): Config {
+	current = next;
+	return next;
+}

@@ -1,0 +1,48 @@
+/**
+ * Broker configuration for every MoleTok process, derived from lib/config.ts (the
+ * environment). moleculer-runner loads it; tests build brokers with `brokerOptions()`.
+ */
+import type { BrokerOptions } from "moleculer";
+import { type Config, config } from "./lib/config";
+import { AuthMiddleware } from "./lib/middlewares";
+import { replCommands } from "./lib/repl";
+
+/** moleculer-repl reads `replCommands` from the broker options; the 0.15 typings omit it. */
+export type AppBrokerOptions = BrokerOptions & { replCommands: typeof replCommands };
+
+export function brokerOptions(cfg: Config = config()): AppBrokerOptions {
+	return {
+		namespace: cfg.namespace,
+		nodeID: cfg.nodeId ?? undefined,
+		// Embedded mode: every service in this process, no transporter at all.
+		transporter: cfg.transporter as BrokerOptions["transporter"],
+		// JSONExt carries Buffers, Dates and stream chunks; plain JSON would corrupt them.
+		serializer: "JSONExt",
+		logger:
+			cfg.mode === "cluster"
+				? { type: "Console", options: { level: cfg.logLevel, formatter: "json", colors: false } }
+				: { type: "Console", options: { level: cfg.logLevel, formatter: "short", colors: true, moduleColors: true } },
+		cacher: cfg.redisUrl
+			? {
+					type: "Redis",
+					options: {
+						prefix: `${cfg.namespace}-cache`,
+						ttl: cfg.countsCacheTtl,
+						// Batches the many single-key reads of a page into one round trip.
+						redis: { url: cfg.redisUrl, enableAutoPipelining: true, maxRetriesPerRequest: 3 }
+					}
+				}
+			: { type: "Memory", options: { ttl: cfg.countsCacheTtl, clone: false } },
+		requestTimeout: cfg.requestTimeoutMs,
+		retryPolicy: { enabled: false },
+		registry: { strategy: "RoundRobin", preferLocal: true },
+		circuitBreaker: { enabled: false },
+		// Lets in-flight requests finish on shutdown (SIGTERM) before services stop.
+		tracking: { enabled: true, shutdownTimeout: 20 * 1000 },
+		validator: true,
+		middlewares: [AuthMiddleware],
+		replCommands
+	};
+}
+
+export default brokerOptions();

@@ -1,0 +1,34 @@
+# Sourced by every script: puts Node >= 22 on PATH (installing Node 24 from the npm
+# registry into the cache when the system Node is older) and installs the npm
+# dependencies when package-lock.json changed since the last install.
+# Cache: $MOLETOK_CACHE (default ~/.cache/moletok), shared by every clone.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export MOLETOK_CACHE="${MOLETOK_CACHE:-$HOME/.cache/moletok}"
+export npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
+
+node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+
+if [ "$(node_major)" -lt 22 ]; then
+	tools="$MOLETOK_CACHE/node24"
+	if [ ! -x "$tools/node_modules/.bin/node" ]; then
+		echo "moletok: system Node is $(node --version 2>/dev/null || echo missing); installing Node 24 into $tools" >&2
+		mkdir -p "$tools"
+		npm install --prefix "$tools" --no-save --no-package-lock --loglevel=error node@24 >&2
+	fi
+	export PATH="$tools/node_modules/.bin:$PATH"
+fi
+
+ensure_deps() {
+	local stamp="$ROOT/node_modules/.moletok-lock"
+	if [ ! -f "$stamp" ] || ! cmp -s "$ROOT/package-lock.json" "$stamp"; then
+		echo "moletok: installing npm dependencies (npm ci)" >&2
+		(cd "$ROOT" && npm ci --loglevel=error >&2)
+		cp "$ROOT/package-lock.json" "$stamp"
+	fi
+}
+
+ensure_build() {
+	ensure_deps
+	(cd "$ROOT" && npx tsc -p tsconfig.build.json)
+}

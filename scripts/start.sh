@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Installs what is needed (Node >= 22, npm dependencies), builds, and starts MoleTok.
+# Embedded mode by default (every service in this process, data under DATA_DIR);
+# `scripts/start.sh --repl` starts the same system with the Moleculer REPL.
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+ensure_build
+cd "$ROOT"
+exec node node_modules/moleculer/bin/moleculer-runner.js --config dist/moleculer.config.js "$@" dist/services

@@ -1,0 +1,134 @@
+/**
+ * api: the /douyin/… HTTP gateway (moleculer-web). It owns no data. Here and only here:
+ * the contract's envelope ({status_code, status_msg}, always HTTP 200), token
+ * resolution (once per request, into ctx.meta.userId), the streaming upload and the
+ * media files with Range support.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Context, ServiceSchema } from "moleculer";
+import ApiGateway from "moleculer-web";
+import { tokenSigner } from "../lib/auth";
+import { config } from "../lib/config";
+import { unauthorized } from "../lib/errors";
+import { ROUTES, envelopeOf, multipartFields } from "../lib/http";
+import type { AppMeta } from "../lib/meta";
+import { type Gateway, handleUpload, serveMedia } from "../lib/media-http";
+import { openStorage, type Storage } from "../lib/storage";
+
+type Req = IncomingMessage & {
+	$action?: { auth?: "required" | "optional" };
+	$params: Record<string, unknown>;
+	$ctx: Context<unknown, AppMeta>;
+};
+
+interface ApiMethods {
+	resolveUser(ctx: Context<unknown, AppMeta>, token: unknown, mode: "required" | "optional" | undefined): void;
+	authenticate(ctx: Context<unknown, AppMeta>, route: unknown, req: Req): Promise<null>;
+}
+
+interface ApiVars {
+	storage: Storage;
+}
+
+type ApiThis = Gateway & ApiMethods & ApiVars;
+
+const cfg = config();
+
+const ApiService: ServiceSchema<Record<string, unknown>, ApiMethods, ApiThis> = {
+	name: "api",
+	mixins: [ApiGateway as Partial<ServiceSchema>],
+
+	settings: {
+		port: cfg.port,
+		ip: cfg.host,
+		// Per-request logging at info costs ~20% throughput (PERFORMANCE.md): debug only.
+		logRequest: "debug",
+		logResponse: "debug",
+		logRequestParams: null,
+		logResponseData: null,
+		log4XXResponses: false,
+		routes: [
+			{
+				path: "/douyin",
+				whitelist: ["**"],
+				mappingPolicy: "restrict",
+				autoAliases: false,
+				authentication: true,
+				bodyParsers: { json: { limit: "64kb" }, urlencoded: { extended: false, limit: "64kb" } },
+				use: [multipartFields],
+				aliases: Object.fromEntries(
+					ROUTES.map(route => [
+						`${route.method} ${route.path}`,
+						route.action === "upload"
+							? function (this: ApiThis, req: Req, res: ServerResponse) {
+									return handleUpload(this, req, res);
+								}
+							: route.action
+					])
+				),
+				callOptions: { timeout: cfg.requestTimeoutMs },
+				onAfterCall(_ctx: Context, _route: unknown, _req: Req, _res: ServerResponse, data: object) {
+					return { status_code: 0, status_msg: "success", ...data };
+				}
+			},
+			{
+				path: "/media",
+				whitelist: [],
+				mappingPolicy: "restrict",
+				autoAliases: false,
+				bodyParsers: false,
+				aliases: {
+					"GET /:key+"(this: ApiThis, req: Req & { $params: { key: string[] | string } }, res: ServerResponse) {
+						return serveMedia(this, req, res);
+					},
+					"HEAD /:key+"(this: ApiThis, req: Req & { $params: { key: string[] | string } }, res: ServerResponse) {
+						return serveMedia(this, req, res);
+					}
+				}
+			}
+		],
+		onError(this: ApiThis, req: Req, res: ServerResponse, err: Error) {
+			const envelope = envelopeOf(err, req);
+			if (envelope.status_code >= 500) this.logger.error("request failed", req.method, req.url?.replace(/token=[^&]*/g, "token=***"), err);
+			if (res.headersSent) {
+				res.destroy();
+				return;
+			}
+			const body = JSON.stringify(envelope);
+			res.writeHead(200, { "Content-Type": "application/json; charset=utf-8", "Content-Length": Buffer.byteLength(body) });
+			res.end(body);
+		}
+	},
+
+	methods: {
+		/**
+		 * Reads the request's token into ctx.meta.userId according to the action's `auth`:
+		 * "required" refuses a missing, expired or forged token; "optional" treats a bad
+		 * one as anonymous. The token never reaches a service's params.
+		 */
+		async authenticate(this: ApiThis, ctx: Context<unknown, AppMeta>, _route: unknown, req: Req) {
+			const token = req.$params.token;
+			delete req.$params.token;
+			this.resolveUser(ctx, token, req.$action?.auth);
+			return null;
+		},
+
+		resolveUser(ctx: Context<unknown, AppMeta>, token: unknown, mode: "required" | "optional" | undefined) {
+			if (!mode) return;
+			if (token == null || token === "") {
+				if (mode === "required") throw unauthorized("token is required: log in and send the token parameter");
+				return;
+			}
+			const check = typeof token === "string" ? tokenSigner(cfg).verify(token) : { error: "invalid" as const };
+			if ("userId" in check) ctx.meta.userId = check.userId;
+			else if (mode === "required")
+				throw unauthorized(check.error === "expired" ? "token has expired: log in again" : "token is invalid: log in again");
+		}
+	},
+
+	async started(this: ApiThis) {
+		this.storage = await openStorage();
+	}
+};
+
+export default ApiService;

@@ -1,0 +1,183 @@
+/**
+ * users: accounts (credentials and profile) and the User object of the wire contract.
+ * The counts a User shows belong to other services; `getMany` gathers them with one
+ * batched `<service>.userFacts` call per owner (settings.factProviders).
+ */
+import bcrypt from "bcryptjs";
+import type { Context, Service } from "moleculer";
+import { tokenSigner } from "../lib/auth";
+import { config } from "../lib/config";
+import { conflict, notFound, unauthorized } from "../lib/errors";
+import { distinctIds, gatherFacts } from "../lib/facts";
+import type { AppMeta } from "../lib/meta";
+import { type Collection, DuplicateKeyError } from "../lib/store";
+import { defineService } from "../lib/service";
+import type { User } from "../lib/wire";
+import { StoreMixin, type StoreVars } from "../mixins/store.mixin";
+
+export interface UserDoc {
+	_id: number;
+	name: string;
+	passwordHash: string;
+	avatar: string;
+	background_image: string;
+	signature: string;
+	createdAt: number;
+}
+
+interface UsersSettings {
+	/** Actions answering `{ ids, viewerId }` with part of each User (counts, is_follow). */
+	factProviders: string[];
+}
+
+interface UsersMethods {
+	toUsers(ctx: Context, docs: UserDoc[], viewerId?: number): Promise<User[]>;
+}
+
+type UsersThis = Service<UsersSettings> & UsersMethods & StoreVars<{ users: Collection<UserDoc> }>;
+
+export interface CredentialsParams {
+	username: string;
+	password: string;
+}
+export interface GetParams {
+	user_id?: number;
+}
+export interface GetManyParams {
+	ids: number[];
+	viewerId?: number;
+}
+export interface ResolveTokenParams {
+	token: string;
+}
+
+const credentialsSchema = {
+	username: { type: "string", trim: true, min: 1, max: 32 },
+	password: { type: "string", min: 6, max: 32 }
+} as const;
+
+/** A hash of nothing anyone can type: login compares against it for unknown users, so timing tells nothing. */
+const DUMMY_HASH = bcrypt.hashSync("moletok-no-such-user", 10);
+
+const UsersService = defineService<UsersSettings, UsersMethods, UsersThis>({
+	name: "users",
+	mixins: [StoreMixin<{ users: Collection<UserDoc> }>({ users: [{ fields: ["name"], unique: true }] })],
+
+	settings: {
+		factProviders: ["videos.userFacts", "favorites.userFacts", "relations.userFacts"]
+	},
+
+	actions: {
+		/** Creates an account. Params: username, password. Returns { user_id, token }. */
+		register: {
+			params: credentialsSchema,
+			async handler(this: UsersThis, ctx: Context<CredentialsParams>) {
+				const { username, password } = ctx.params;
+				const cfg = config();
+				const passwordHash = await bcrypt.hash(password, cfg.bcryptCost);
+				const doc: UserDoc = {
+					_id: await this.store.nextId("users"),
+					name: username,
+					passwordHash,
+					avatar: "",
+					background_image: "",
+					signature: "",
+					createdAt: Date.now()
+				};
+				try {
+					await this.collections.users.insert(doc);
+				} catch (err) {
+					if (err instanceof DuplicateKeyError) throw conflict(`username "${username}" is already taken: choose another one`);
+					throw err;
+				}
+				ctx.emit("user.registered", { userId: doc._id });
+				return { user_id: doc._id, token: tokenSigner(cfg).sign(doc._id) };
+			}
+		},
+
+		/** Checks credentials. Params: username, password. Returns { user_id, token }. */
+		login: {
+			params: credentialsSchema,
+			async handler(this: UsersThis, ctx: Context<CredentialsParams>) {
+				const { username, password } = ctx.params;
+				const doc = await this.collections.users.findOne({ name: username });
+				const matches = await bcrypt.compare(password, doc?.passwordHash ?? DUMMY_HASH);
+				if (!doc || !matches) throw unauthorized("wrong username or password");
+				return { user_id: doc._id, token: tokenSigner(config()).sign(doc._id) };
+			}
+		},
+
+		/** One user's profile. Params: user_id (default: the token's user). Returns { user }. */
+		get: {
+			auth: "required",
+			params: { user_id: { type: "number", integer: true, positive: true, convert: true, optional: true } },
+			async handler(this: UsersThis, ctx: Context<GetParams, AppMeta>) {
+				const userId = ctx.params.user_id ?? ctx.meta.userId!;
+				const doc = await this.collections.users.findOne({ _id: userId });
+				if (!doc) throw notFound(`user ${userId} does not exist`);
+				const [user] = await this.toUsers(ctx, [doc], ctx.meta.userId);
+				return { user };
+			}
+		},
+
+		/** Users by id, for other services. Params: ids, viewerId. Returns { users: { [id]: User } } (unknown ids absent). */
+		getMany: {
+			visibility: "public",
+			params: {
+				ids: { type: "array", items: { type: "number", integer: true, positive: true }, max: 1000 },
+				viewerId: { type: "number", integer: true, positive: true, optional: true }
+			},
+			async handler(this: UsersThis, ctx: Context<GetManyParams>) {
+				const docs = await this.collections.users.findByIds(distinctIds(ctx.params.ids));
+				const users: Record<number, User> = {};
+				for (const user of await this.toUsers(ctx, docs, ctx.params.viewerId)) users[user.id] = user;
+				return { users };
+			}
+		},
+
+		/** Which user a token belongs to. Params: token. Returns { userId }. */
+		resolveToken: {
+			visibility: "public",
+			params: { token: { type: "string", min: 1, max: 2048 } },
+			handler(ctx: Context<ResolveTokenParams>) {
+				const check = tokenSigner(config()).verify(ctx.params.token);
+				if ("error" in check) throw unauthorized(`token is ${check.error}`);
+				return check;
+			}
+		},
+
+		/** Whether users exist. Params: ids. Returns { missing: number[] }. */
+		checkExist: {
+			visibility: "public",
+			params: { ids: { type: "array", items: { type: "number", integer: true, positive: true }, min: 1, max: 1000 } },
+			async handler(this: UsersThis, ctx: Context<{ ids: number[] }>) {
+				const ids = distinctIds(ctx.params.ids);
+				const found = new Set((await this.collections.users.findByIds(ids)).map(doc => doc._id));
+				return { missing: ids.filter(id => !found.has(id)) };
+			}
+		}
+	},
+
+	methods: {
+		/** Wire Users with every count and flag, from one facts call per provider. */
+		async toUsers(this: UsersThis, ctx: Context, docs: UserDoc[], viewerId?: number): Promise<User[]> {
+			const facts = await gatherFacts<User>(ctx, this.settings.factProviders, { ids: docs.map(doc => doc._id), viewerId });
+			return docs.map(doc => ({
+				id: doc._id,
+				name: doc.name,
+				follow_count: 0,
+				follower_count: 0,
+				is_follow: false,
+				avatar: doc.avatar,
+				background_image: doc.background_image,
+				signature: doc.signature,
+				total_favorited: 0,
+				work_count: 0,
+				favorite_count: 0,
+				...facts[doc._id]
+			}));
+		}
+	}
+});
+
+export default UsersService;

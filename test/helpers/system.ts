@@ -1,0 +1,67 @@
+/**
+ * Starts MoleTok in embedded mode inside the test process: a fresh module graph (so
+ * each system reads its own environment), a temporary DATA_DIR, the gateway on a
+ * random port. Returns the broker, the base URL and a stop() that cleans up.
+ */
+import fs from "node:fs";
+import type { AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import type { ServiceBroker } from "moleculer";
+
+export const ALL_SERVICES = ["api", "users", "videos", "transcoder", "favorites", "comments", "relations", "messages"];
+
+export interface System {
+	broker: ServiceBroker;
+	/** http://127.0.0.1:<port> */
+	url: string;
+	dataDir: string;
+	stop(options?: { keepData?: boolean }): Promise<void>;
+}
+
+export interface SystemOptions {
+	env?: Record<string, string>;
+	services?: string[];
+	/** Reuse a data directory (restart tests). */
+	dataDir?: string;
+	/** Extra broker middlewares (e.g. a call counter). */
+	middlewares?: unknown[];
+}
+
+export async function startSystem(options: SystemOptions = {}): Promise<System> {
+	const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "moletok-test-"));
+	const env: Record<string, string> = {
+		PORT: "0",
+		HOST: "127.0.0.1",
+		DATA_DIR: dataDir,
+		LOG_LEVEL: "warn",
+		TRANSCODE_POLL_MS: "100",
+		TRANSCODE_BACKOFF_MS: "100",
+		...options.env
+	};
+	const saved = { ...process.env };
+	for (const key of ["TRANSPORTER", "MONGO_URI", "REDIS_URL", "S3_ENDPOINT", "JWT_SECRET", "PUBLIC_BASE_URL", "NODE_ID"]) delete process.env[key];
+	Object.assign(process.env, env);
+	jest.resetModules();
+	try {
+		const { ServiceBroker: Broker } = require("moleculer") as typeof import("moleculer");
+		const { brokerOptions } = require("../../moleculer.config") as typeof import("../../moleculer.config");
+		const base = brokerOptions();
+		const broker = new Broker({ ...base, logger: false, middlewares: [...(base.middlewares ?? []), ...((options.middlewares ?? []) as never[])] });
+		for (const name of options.services ?? ALL_SERVICES) broker.createService(require(`../../services/${name}.service`).default);
+		await broker.start();
+		const api = broker.getLocalService("api") as unknown as { server?: { address(): AddressInfo } } | undefined;
+		const port = api?.server?.address().port ?? 0;
+		return {
+			broker,
+			url: `http://127.0.0.1:${port}`,
+			dataDir,
+			async stop(stopOptions = {}) {
+				await broker.stop();
+				if (!stopOptions.keepData && !options.dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+			}
+		};
+	} finally {
+		process.env = saved;
+	}
+}

@@ -1,0 +1,122 @@
+/**
+ * users on a broker of its own, with the fact providers stubbed as small services of the
+ * same names: registration rules, login, token resolution, and the batched facts.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { type Context, Errors, ServiceBroker } from "moleculer";
+import type { FactsParams } from "../../lib/facts";
+
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "moletok-users-"));
+process.env.DATA_DIR = dataDir;
+process.env.BCRYPT_COST = "10";
+
+const calls: { action: string; params: FactsParams }[] = [];
+function provider(name: string, facts: (id: number, viewerId?: number) => object) {
+	return {
+		name,
+		actions: {
+			userFacts(ctx: Context<FactsParams>) {
+				calls.push({ action: `${name}.userFacts`, params: ctx.params });
+				return Object.fromEntries(ctx.params.ids.map(id => [id, facts(id, ctx.params.viewerId)]));
+			}
+		}
+	};
+}
+
+const { brokerOptions } = require("../../moleculer.config");
+const broker = new ServiceBroker({ ...brokerOptions(), logger: false });
+broker.createService(require("../../services/users.service").default);
+broker.createService(provider("videos", () => ({ work_count: 3 })));
+broker.createService(provider("favorites", id => ({ favorite_count: id, total_favorited: 7 })));
+broker.createService(provider("relations", (_id, viewerId) => ({ follow_count: 1, follower_count: 2, is_follow: viewerId === 1 })));
+
+beforeAll(() => broker.start());
+afterAll(async () => {
+	await broker.stop();
+	fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe("users", () => {
+	test("register returns an id and a token that resolves to it", async () => {
+		const res = await broker.call<{ user_id: number; token: string }, object>("users.register", { username: " alice ", password: "secret1" });
+		expect(res.user_id).toBeGreaterThan(0);
+		const who = await broker.call("users.resolveToken", { token: res.token });
+		expect(who).toEqual({ userId: res.user_id });
+	});
+
+	test("the username is trimmed and unique", async () => {
+		const err = await broker.call("users.register", { username: "alice", password: "secret2" }).catch(e => e);
+		expect(err).toBeInstanceOf(Errors.MoleculerClientError);
+		expect(err.type).toBe("CONFLICT");
+		expect(err.message).toMatch(/already taken/);
+	});
+
+	test("20 concurrent registrations of one name create exactly one user", async () => {
+		const results = await Promise.allSettled(
+			Array.from({ length: 20 }, () => broker.call("users.register", { username: "racer", password: "secret1" }))
+		);
+		expect(results.filter(r => r.status === "fulfilled")).toHaveLength(1);
+		expect(results.filter(r => r.status === "rejected").every(r => (r as PromiseRejectedResult).reason.type === "CONFLICT")).toBe(true);
+	});
+
+	test.each([
+		[{ username: "", password: "secret1" }, /username/],
+		[{ username: "x".repeat(33), password: "secret1" }, /username/],
+		[{ username: "bob", password: "short" }, /password/],
+		[{ username: "bob", password: "p".repeat(33) }, /password/],
+		[{ password: "secret1" }, /username/]
+	])("register refuses %o", async (params, field) => {
+		const err = await broker.call("users.register", params).catch(e => e);
+		expect(err).toBeInstanceOf(Errors.ValidationError);
+		expect(JSON.stringify(err.data)).toMatch(field);
+	});
+
+	test("login: the same message for a wrong password and an unknown user", async () => {
+		const ok = await broker.call<{ user_id: number }, object>("users.login", { username: "alice", password: "secret1" });
+		expect(ok.user_id).toBeGreaterThan(0);
+		const wrong = await broker.call("users.login", { username: "alice", password: "secret9" }).catch(e => e);
+		const unknown = await broker.call("users.login", { username: "nobody", password: "secret1" }).catch(e => e);
+		expect(wrong.type).toBe("UNAUTHORIZED");
+		expect(unknown.type).toBe("UNAUTHORIZED");
+		expect(wrong.message).toBe(unknown.message);
+	});
+
+	test("getMany asks each fact provider once for the whole batch and merges the answers", async () => {
+		const ids: number[] = [];
+		for (let i = 0; i < 5; i++)
+			ids.push((await broker.call<{ user_id: number }, object>("users.register", { username: `batch${i}`, password: "secret1" })).user_id);
+		calls.length = 0;
+		const { users } = await broker.call<{ users: Record<number, Record<string, unknown>> }, object>("users.getMany", {
+			ids: [...ids, ids[0], 99999],
+			viewerId: 1
+		});
+		expect(calls.map(c => c.action).sort()).toEqual(["favorites.userFacts", "relations.userFacts", "videos.userFacts"]);
+		for (const call of calls) expect(call.params).toEqual({ ids, viewerId: 1 });
+		expect(Object.keys(users).map(Number).sort((a, b) => a - b)).toEqual(ids);
+		expect(users[ids[1]]).toEqual({
+			id: ids[1],
+			name: "batch1",
+			follow_count: 1,
+			follower_count: 2,
+			is_follow: true,
+			avatar: "",
+			background_image: "",
+			signature: "",
+			total_favorited: 7,
+			work_count: 3,
+			favorite_count: ids[1]
+		});
+	});
+
+	test("get needs a logged-in caller", async () => {
+		const err = await broker.call("users.get", {}).catch(e => e);
+		expect(err.type).toBe("UNAUTHORIZED");
+		const { user } = await broker.call<{ user: { name: string } }, object>("users.get", {}, { meta: { userId: 1 } });
+		expect(user.name).toBe("alice");
+		const missing = await broker.call("users.get", { user_id: 424242 }, { meta: { userId: 1 } }).catch(e => e);
+		expect(missing.type).toBe("NOT_FOUND");
+		expect(missing.message).toBe("user 424242 does not exist");
+	});
+});
