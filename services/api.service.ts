@@ -13,7 +13,7 @@ import { unauthorized } from "../lib/errors";
 import { ROUTES, envelopeOf, multipartFields } from "../lib/http";
 import type { AppMeta } from "../lib/meta";
 import { type Gateway, handleUpload, serveMedia } from "../lib/media-http";
-import { openStorage, type Storage } from "../lib/storage";
+import { StorageMixin, type StorageVars } from "../mixins/storage.mixin";
 
 type Req = IncomingMessage & {
 	$action?: { auth?: "required" | "optional" };
@@ -26,17 +26,13 @@ interface ApiMethods {
 	authenticate(ctx: Context<unknown, AppMeta>, route: unknown, req: Req): Promise<null>;
 }
 
-interface ApiVars {
-	storage: Storage;
-}
-
-type ApiThis = Gateway & ApiMethods & ApiVars;
+type ApiThis = Gateway & ApiMethods & StorageVars;
 
 const cfg = config();
 
 const ApiService: ServiceSchema<Record<string, unknown>, ApiMethods, ApiThis> = {
 	name: "api",
-	mixins: [ApiGateway as Partial<ServiceSchema>],
+	mixins: [ApiGateway as Partial<ServiceSchema>, StorageMixin],
 
 	settings: {
 		port: cfg.port,
@@ -124,10 +120,6 @@ const ApiService: ServiceSchema<Record<string, unknown>, ApiMethods, ApiThis> = 
 			else if (mode === "required")
 				throw unauthorized(check.error === "expired" ? "token has expired: log in again" : "token is invalid: log in again");
 		}
-	},
-
-	async started(this: ApiThis) {
-		this.storage = await openStorage();
 	}
 };
 

@@ -31,7 +31,7 @@ export class Client {
 
 	/** POST with the parameters as an urlencoded body. */
 	async postForm<T = Envelope>(path: string, params: Params): Promise<T & Envelope> {
-		const body = new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)]));
+		const body = new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)] as [string, string]));
 		return this.read(await fetch(`${this.base}/douyin${path}`, { method: "POST", body }));
 	}
 

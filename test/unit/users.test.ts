@@ -7,6 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { type Context, Errors, ServiceBroker } from "moleculer";
 import type { FactsParams } from "../../lib/facts";
+import { rejection } from "../helpers/rejection";
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "moletok-users-"));
 process.env.DATA_DIR = dataDir;
@@ -47,7 +48,7 @@ describe("users", () => {
 	});
 
 	test("the username is trimmed and unique", async () => {
-		const err = await broker.call("users.register", { username: "alice", password: "secret2" }).catch(e => e);
+		const err = await rejection(broker.call("users.register", { username: "alice", password: "secret2" }));
 		expect(err).toBeInstanceOf(Errors.MoleculerClientError);
 		expect(err.type).toBe("CONFLICT");
 		expect(err.message).toMatch(/already taken/);
@@ -68,7 +69,7 @@ describe("users", () => {
 		[{ username: "bob", password: "p".repeat(33) }, /password/],
 		[{ password: "secret1" }, /username/]
 	])("register refuses %o", async (params, field) => {
-		const err = await broker.call("users.register", params).catch(e => e);
+		const err = await rejection(broker.call("users.register", params));
 		expect(err).toBeInstanceOf(Errors.ValidationError);
 		expect(JSON.stringify(err.data)).toMatch(field);
 	});
@@ -76,8 +77,8 @@ describe("users", () => {
 	test("login: the same message for a wrong password and an unknown user", async () => {
 		const ok = await broker.call<{ user_id: number }, object>("users.login", { username: "alice", password: "secret1" });
 		expect(ok.user_id).toBeGreaterThan(0);
-		const wrong = await broker.call("users.login", { username: "alice", password: "secret9" }).catch(e => e);
-		const unknown = await broker.call("users.login", { username: "nobody", password: "secret1" }).catch(e => e);
+		const wrong = await rejection(broker.call("users.login", { username: "alice", password: "secret9" }));
+		const unknown = await rejection(broker.call("users.login", { username: "nobody", password: "secret1" }));
 		expect(wrong.type).toBe("UNAUTHORIZED");
 		expect(unknown.type).toBe("UNAUTHORIZED");
 		expect(wrong.message).toBe(unknown.message);
@@ -111,11 +112,11 @@ describe("users", () => {
 	});
 
 	test("get needs a logged-in caller", async () => {
-		const err = await broker.call("users.get", {}).catch(e => e);
+		const err = await rejection(broker.call("users.get", {}));
 		expect(err.type).toBe("UNAUTHORIZED");
 		const { user } = await broker.call<{ user: { name: string } }, object>("users.get", {}, { meta: { userId: 1 } });
 		expect(user.name).toBe("alice");
-		const missing = await broker.call("users.get", { user_id: 424242 }, { meta: { userId: 1 } }).catch(e => e);
+		const missing = await rejection(broker.call("users.get", { user_id: 424242 }, { meta: { userId: 1 } }));
 		expect(missing.type).toBe("NOT_FOUND");
 		expect(missing.message).toBe("user 424242 does not exist");
 	});
