@@ -71,6 +71,8 @@ export interface Config {
 		backoffMs: number;
 		/** How often an idle worker looks for due jobs, ms. */
 		pollMs: number;
+		/** On shutdown, how long running jobs may take before they are handed back, ms. */
+		shutdownGraceMs: number;
 		/** Jobs one worker runs at once. */
 		concurrency: number;
 		/** ffmpeg / ffprobe binaries; null = the system one if present, else the bundled one. */
@@ -192,6 +194,7 @@ export function loadConfig(env: Env = process.env): Config {
 			leaseMs: int(env, "TRANSCODE_LEASE_MS", 60 * 1000, 1000),
 			backoffMs: int(env, "TRANSCODE_BACKOFF_MS", 2000, 0),
 			pollMs: int(env, "TRANSCODE_POLL_MS", 1000, 10),
+			shutdownGraceMs: int(env, "TRANSCODE_SHUTDOWN_GRACE_MS", 15 * 1000, 0),
 			concurrency: int(env, "TRANSCODE_CONCURRENCY", 1, 1),
 			ffmpegPath: str(env, "FFMPEG_PATH"),
 			ffprobePath: str(env, "FFPROBE_PATH")

@@ -47,8 +47,8 @@ interface ErrorLike {
 	data?: unknown;
 }
 
-function pathOf(req: IncomingMessage): string {
-	return (req.url ?? "/").split("?")[0].replace(/\/+$/, "") || "/";
+function pathOf(req: IncomingMessage & { originalUrl?: string }): string {
+	return (req.originalUrl ?? req.url ?? "/").split("?")[0].replace(/\/+$/, "") || "/";
 }
 
 /** Why no route matched: a wrong method on a known path, or no such path. */

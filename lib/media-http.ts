@@ -6,15 +6,14 @@ import fs from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import os from "node:os";
 import path from "node:path";
-import type { Readable } from "node:stream";
+import { PassThrough, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import busboy from "busboy";
 import type { Context, Service } from "moleculer";
 import rangeParser from "range-parser";
 import { config } from "./config";
-import { invalidParam, tooLarge } from "./errors";
+import { invalidParam, tooLarge as payloadTooLarge } from "./errors";
 import type { AppMeta } from "./meta";
-import { ByteCounter } from "./storage/limit";
 import { KEY_PATTERN, ObjectTooLargeError, type Storage } from "./storage";
 
 export interface Gateway extends Service {
@@ -69,14 +68,15 @@ export function handleUpload(service: Gateway, req: GatewayRequest, res: ServerR
 		}
 
 		const fields: Record<string, string> = {};
+		let received = false;
+		let tooLarge = false;
 		let publishing: Promise<unknown> | null = null;
-		let spool: { file: string; written: Promise<number> } | null = null;
+		let spool: { file: string; written: Promise<void> } | null = null;
 
-		const publish = (stream: Readable) => {
-			const title = field(req, fields, "title");
-			ctx.meta.userId = undefined;
+		/** Resolves the token, then streams what `open` gives to videos.publish. */
+		const publish = (open: () => Readable) => {
 			service.resolveUser(ctx, field(req, fields, "token"), "required");
-			return ctx.call("videos.publish", { title }, { stream, timeout: cfg.uploadTimeoutMs, meta: { userId: ctx.meta.userId } });
+			return ctx.call("videos.publish", { title: field(req, fields, "title") }, { stream: open(), timeout: cfg.uploadTimeoutMs });
 		};
 
 		parser.on("field", (name, value) => {
@@ -84,24 +84,37 @@ export function handleUpload(service: Gateway, req: GatewayRequest, res: ServerR
 		});
 
 		parser.on("file", (name, file) => {
-			if (name !== UPLOAD_FIELD || publishing || spool) {
+			if (name !== UPLOAD_FIELD || received) {
 				file.resume();
 				return;
 			}
-			file.on("limit", () => file.destroy(new ObjectTooLargeError(cfg.limits.uploadBytes)));
+			received = true;
+			// busboy stops at the cap and drops the rest of the part.
+			file.on("limit", () => {
+				tooLarge = true;
+			});
 			if (field(req, fields, "token") !== undefined && field(req, fields, "title") !== undefined) {
+				const body = new PassThrough();
+				// The consumer may attach after an early abandon; it then sees the stream errored.
+				body.on("error", () => undefined);
+				const abandon = (err?: Error) => {
+					file.unpipe(body);
+					file.resume();
+					body.destroy(err);
+				};
+				file.on("limit", () => abandon(new ObjectTooLargeError(cfg.limits.uploadBytes)));
+				file.pipe(body);
 				publishing = Promise.resolve()
-					.then(() => publish(file))
+					.then(() => publish(() => body))
 					.catch(err => {
-						file.resume();
+						abandon();
 						throw err;
 					});
 				publishing.catch(() => undefined);
 			} else {
 				const dir = fs.mkdtempSync(path.join(os.tmpdir(), "moletok-upload-"));
 				const target = path.join(dir, "data");
-				const counter = new ByteCounter(cfg.limits.uploadBytes);
-				const written = pipeline(file, counter, fs.createWriteStream(target)).then(() => counter.bytes);
+				const written = pipeline(file, fs.createWriteStream(target));
 				written.catch(() => undefined);
 				spool = { file: target, written };
 			}
@@ -110,18 +123,24 @@ export function handleUpload(service: Gateway, req: GatewayRequest, res: ServerR
 		parser.on("error", err => finish(invalidParam(`malformed multipart body: ${(err as Error).message}`)));
 
 		parser.on("close", async () => {
-			const spooled = spool as { file: string; written: Promise<number> } | null;
+			const spooled = spool as { file: string; written: Promise<void> } | null;
+			let replay: Readable | null = null;
 			try {
-				if (!publishing && !spooled) throw invalidParam("the video file is missing: send it as the 'data' part", "data");
+				if (!received) throw invalidParam("the video file is missing: send it as the 'data' part", "data");
 				let data: unknown;
 				if (spooled) {
 					await spooled.written;
-					data = await publish(fs.createReadStream(spooled.file));
+					if (tooLarge) throw new ObjectTooLargeError(cfg.limits.uploadBytes);
+					// Opened before the call, so closing it unread (a refused call) cannot race the open.
+					const handle = await fs.promises.open(spooled.file, "r");
+					data = await publish(() => (replay = handle.createReadStream())).finally(() => replay ?? handle.close());
 				} else data = await publishing;
 				finish(null, data);
 			} catch (err) {
-				finish(err instanceof ObjectTooLargeError ? tooLarge(`the video is larger than ${cfg.limits.uploadBytes} bytes`) : err);
+				finish(tooLarge || err instanceof ObjectTooLargeError ? payloadTooLarge(`the video is larger than ${cfg.limits.uploadBytes} bytes`) : err);
 			} finally {
+				// A call refused before it read the file leaves the stream unread: close it first.
+				(replay as Readable | null)?.destroy();
 				if (spooled) fs.rmSync(path.dirname(spooled.file), { recursive: true, force: true });
 			}
 		});

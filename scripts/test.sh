@@ -4,4 +4,4 @@
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 ensure_build
 cd "$ROOT"
-exec node node_modules/jest/bin/jest.js --selectProjects unit "$@"
+exec node node_modules/jest/bin/jest.js "$@" --selectProjects unit

@@ -45,6 +45,19 @@ const ApiService: ServiceSchema<Record<string, unknown>, ApiMethods, ApiThis> = 
 		log4XXResponses: false,
 		routes: [
 			{
+				// The upload reads its own multipart body (streaming), so no body parser runs here.
+				path: "/douyin/publish/action",
+				whitelist: [],
+				mappingPolicy: "restrict",
+				autoAliases: false,
+				bodyParsers: false,
+				aliases: {
+					"POST /"(this: ApiThis, req: Req, res: ServerResponse) {
+						return handleUpload(this, req, res);
+					}
+				}
+			},
+			{
 				path: "/douyin",
 				whitelist: ["**"],
 				mappingPolicy: "restrict",
@@ -52,16 +65,7 @@ const ApiService: ServiceSchema<Record<string, unknown>, ApiMethods, ApiThis> = 
 				authentication: true,
 				bodyParsers: { json: { limit: "64kb" }, urlencoded: { extended: false, limit: "64kb" } },
 				use: [multipartFields],
-				aliases: Object.fromEntries(
-					ROUTES.map(route => [
-						`${route.method} ${route.path}`,
-						route.action === "upload"
-							? function (this: ApiThis, req: Req, res: ServerResponse) {
-									return handleUpload(this, req, res);
-								}
-							: route.action
-					])
-				),
+				aliases: Object.fromEntries(ROUTES.filter(route => route.action !== "upload").map(route => [`${route.method} ${route.path}`, route.action])),
 				callOptions: { timeout: cfg.requestTimeoutMs },
 				onAfterCall(_ctx: Context, _route: unknown, _req: Req, _res: ServerResponse, data: object) {
 					return { status_code: 0, status_msg: "success", ...data };
@@ -74,10 +78,10 @@ const ApiService: ServiceSchema<Record<string, unknown>, ApiMethods, ApiThis> = 
 				autoAliases: false,
 				bodyParsers: false,
 				aliases: {
-					"GET /:key+"(this: ApiThis, req: Req & { $params: { key: string[] | string } }, res: ServerResponse) {
+					"GET /*key"(this: ApiThis, req: Req & { $params: { key: string[] | string } }, res: ServerResponse) {
 						return serveMedia(this, req, res);
 					},
-					"HEAD /:key+"(this: ApiThis, req: Req & { $params: { key: string[] | string } }, res: ServerResponse) {
+					"HEAD /*key"(this: ApiThis, req: Req & { $params: { key: string[] | string } }, res: ServerResponse) {
 						return serveMedia(this, req, res);
 					}
 				}

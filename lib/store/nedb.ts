@@ -115,7 +115,7 @@ class NedbCollection<T extends BaseDoc> implements Collection<T> {
 
 export class NedbStore implements DocumentStore {
 	private readonly datastores: Datastore[] = [];
-	private sequences: Datastore<{ _id: string; value: number }> | null = null;
+	private sequences: Promise<Datastore<{ _id: string; value: number }>> | null = null;
 
 	/** @param dir directory holding this store's datafiles; null keeps everything in memory */
 	constructor(private readonly dir: string | null) {}
@@ -140,8 +140,9 @@ export class NedbStore implements DocumentStore {
 	}
 
 	async nextId(sequence: string): Promise<number> {
-		this.sequences ??= await this.open<{ _id: string; value: number }>("_sequences");
-		const { affectedDocuments } = await this.sequences.updateAsync(
+		// The promise, not the datastore, is kept: concurrent first calls must share one open.
+		this.sequences ??= this.open<{ _id: string; value: number }>("_sequences");
+		const { affectedDocuments } = await (await this.sequences).updateAsync(
 			{ _id: sequence },
 			{ $inc: { value: 1 } },
 			{ upsert: true, returnUpdatedDocs: true }

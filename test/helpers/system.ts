@@ -4,7 +4,7 @@
  * random port. Returns the broker, the base URL and a stop() that cleans up.
  */
 import fs from "node:fs";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import type { ServiceBroker } from "moleculer";
@@ -26,12 +26,28 @@ export interface SystemOptions {
 	dataDir?: string;
 	/** Extra broker middlewares (e.g. a call counter). */
 	middlewares?: unknown[];
+	/** Extra service schemas (stubs) started with the system. */
+	extraServices?: object[];
+}
+
+/** A TCP port nobody listens on right now. */
+export function freePort(): Promise<number> {
+	return new Promise((resolve, reject) => {
+		const server = net.createServer();
+		server.once("error", reject);
+		server.listen(0, "127.0.0.1", () => {
+			const { port } = server.address() as AddressInfo;
+			server.close(() => resolve(port));
+		});
+	});
 }
 
 export async function startSystem(options: SystemOptions = {}): Promise<System> {
 	const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "moletok-test-"));
+	const port = await freePort();
 	const env: Record<string, string> = {
-		PORT: "0",
+		PORT: String(port),
+		PUBLIC_BASE_URL: `http://127.0.0.1:${port}/media`,
 		HOST: "127.0.0.1",
 		DATA_DIR: dataDir,
 		LOG_LEVEL: "warn",
@@ -49,9 +65,8 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
 		const base = brokerOptions();
 		const broker = new Broker({ ...base, logger: false, middlewares: [...(base.middlewares ?? []), ...((options.middlewares ?? []) as never[])] });
 		for (const name of options.services ?? ALL_SERVICES) broker.createService(require(`../../services/${name}.service`).default);
+		for (const schema of options.extraServices ?? []) broker.createService(schema as never);
 		await broker.start();
-		const api = broker.getLocalService("api") as unknown as { server?: { address(): AddressInfo } } | undefined;
-		const port = api?.server?.address().port ?? 0;
 		return {
 			broker,
 			url: `http://127.0.0.1:${port}`,

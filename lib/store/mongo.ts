@@ -1,0 +1,253 @@
+/**
+ * Document store on MongoDB, or FerretDB (which speaks its wire protocol), through the
+ * official driver.
+ *
+ * MongoDB applies each single-document update atomically, so `updateOne`,
+ * `findOneAndUpdate` and the `$inc` of `nextId` are single commands. FerretDB 1.x does not:
+ * it reads the matching document, updates it in memory and writes it back, so two
+ * concurrent updates can both match and one silently overwrites the other. Against
+ * FerretDB 1.x every update therefore runs under a per-document lock (`DocumentLocks`).
+ * Inserts (unique indexes) and deletes are atomic on both.
+ */
+import crypto from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { type Db, MongoClient, type Collection as MongoCollection, MongoServerError, MongoServerSelectionError } from "mongodb";
+import {
+	type BaseDoc,
+	type Collection,
+	type DocumentStore,
+	DuplicateKeyError,
+	type Filter,
+	type FindOptions,
+	type Id,
+	type IndexSpec,
+	type Sort,
+	type Update
+} from "./types";
+
+/** How long `connect` waits for the server by default, ms. */
+const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
+/** After this long a document lock is taken to belong to a dead process and may be taken over, ms. */
+const LOCK_TTL_MS = 10_000;
+
+type Doc = { _id: Id } & Record<string, unknown>;
+
+interface LockDoc {
+	_id: string;
+	owner: string;
+	expiresAt: number;
+}
+
+function isDuplicateKey(err: unknown): boolean {
+	if (!(err instanceof MongoServerError)) return false;
+	// FerretDB 1.x reports a unique index refusing an update as an InternalError.
+	return err.code === 11000 || /UNIQUE constraint failed/.test(err.message);
+}
+
+/** The hosts of a connection string, without credentials or options. */
+function hostsOf(uri: string): string {
+	return uri.replace(/^[a-z+]+:\/\/([^@/]*@)?/i, "").split(/[/?]/)[0];
+}
+
+/**
+ * Per-document locks for servers without atomic updates: a lock is a document in
+ * `_locks`, taken by inserting it (the unique `_id` makes that atomic everywhere) and
+ * released by deleting it. Callers in one process queue locally instead of polling.
+ */
+class DocumentLocks {
+	private readonly queues = new Map<string, Promise<unknown>>();
+
+	constructor(private readonly locks: MongoCollection<LockDoc>) {}
+
+	async hold<R>(key: string, fn: () => Promise<R>): Promise<R> {
+		const previous = this.queues.get(key);
+		const turn = (async () => {
+			await previous?.catch(() => {});
+			const owner = crypto.randomUUID();
+			await this.acquire(key, owner);
+			try {
+				return await fn();
+			} finally {
+				await this.locks.deleteOne({ _id: key, owner });
+			}
+		})();
+		this.queues.set(key, turn);
+		try {
+			return await turn;
+		} finally {
+			if (this.queues.get(key) === turn) this.queues.delete(key);
+		}
+	}
+
+	private async acquire(key: string, owner: string): Promise<void> {
+		for (let attempt = 1; ; attempt++) {
+			try {
+				await this.locks.insertOne({ _id: key, owner, expiresAt: Date.now() + LOCK_TTL_MS });
+				return;
+			} catch (err) {
+				if (!isDuplicateKey(err)) throw err;
+			}
+			await this.locks.deleteOne({ _id: key, expiresAt: { $lt: Date.now() } });
+			await sleep(Math.random() * Math.min(attempt, 20));
+		}
+	}
+}
+
+class MongoStoreCollection<T extends BaseDoc> implements Collection<T> {
+	constructor(
+		readonly name: string,
+		private readonly coll: MongoCollection<Doc>,
+		private readonly locks: DocumentLocks | null
+	) {}
+
+	private duplicate(err: unknown): unknown {
+		return isDuplicateKey(err) ? new DuplicateKeyError(this.name, err) : err;
+	}
+
+	async insert(doc: T): Promise<T> {
+		try {
+			await this.coll.insertOne(doc as unknown as Doc);
+			return doc;
+		} catch (err) {
+			throw this.duplicate(err);
+		}
+	}
+
+	async findOne(filter: Filter): Promise<T | null> {
+		return (await this.coll.findOne(filter)) as T | null;
+	}
+
+	async find(filter: Filter, options: FindOptions = {}): Promise<T[]> {
+		return (await this.coll.find(filter, options).toArray()) as T[];
+	}
+
+	async findByIds(ids: readonly Id[]): Promise<T[]> {
+		if (ids.length === 0) return [];
+		return (await this.coll.find({ _id: { $in: [...ids] } }).toArray()) as T[];
+	}
+
+	count(filter: Filter): Promise<number> {
+		return this.coll.countDocuments(filter);
+	}
+
+	async countBy(field: string, values: readonly Id[], filter: Filter = {}): Promise<Map<Id, number>> {
+		const counts = new Map<Id, number>(values.map(value => [value, 0]));
+		if (values.length === 0) return counts;
+		const groups = this.coll.aggregate<{ _id: Id; count: number }>([
+			{ $match: { ...filter, [field]: { $in: [...values] } } },
+			{ $group: { _id: `$${field}`, count: { $sum: 1 } } }
+		]);
+		for await (const group of groups) counts.set(group._id, group.count);
+		return counts;
+	}
+
+	async updateOne(filter: Filter, update: Update): Promise<boolean> {
+		try {
+			return (await this.updateFirst(filter, update, {})) !== null;
+		} catch (err) {
+			throw this.duplicate(err);
+		}
+	}
+
+	async findOneAndUpdate(filter: Filter, update: Update, options: { sort?: Sort; upsert?: boolean } = {}): Promise<T | null> {
+		try {
+			return await this.updateFirst(filter, update, options);
+		} catch (err) {
+			// Two upserts raced and the other one inserted first: now there is a document to update.
+			if (!options.upsert || !isDuplicateKey(err)) throw this.duplicate(err);
+			try {
+				return await this.updateFirst(filter, update, options);
+			} catch (retryErr) {
+				throw this.duplicate(retryErr);
+			}
+		}
+	}
+
+	async deleteOne(filter: Filter): Promise<boolean> {
+		return (await this.coll.deleteOne(filter)).deletedCount > 0;
+	}
+
+	async deleteMany(filter: Filter): Promise<number> {
+		return (await this.coll.deleteMany(filter)).deletedCount;
+	}
+
+	/** Updates the first match in `sort` order and returns it after the update, or null. */
+	private async updateFirst(filter: Filter, update: Update, options: { sort?: Sort; upsert?: boolean }): Promise<T | null> {
+		const run = (match: Filter, upsert = options.upsert) =>
+			this.coll.findOneAndUpdate(match, update, { sort: options.sort, upsert, returnDocument: "after" }) as Promise<T | null>;
+		if (!this.locks) return run(filter);
+		for (;;) {
+			const [candidate] = await this.coll.find(filter, { sort: options.sort, limit: 1, projection: { _id: 1 } }).toArray();
+			// An upsert that names its _id locks that _id, so it cannot race an update of the document it creates.
+			const filterId = typeof filter._id === "number" || typeof filter._id === "string" ? filter._id : undefined;
+			const id = candidate?._id ?? (options.upsert ? filterId : undefined);
+			if (id === undefined) return options.upsert ? run(filter) : null;
+			const updated = await this.locks.hold(`${this.name}/${JSON.stringify(id)}`, () =>
+				candidate ? run({ $and: [filter, { _id: id }] }, false) : run(filter)
+			);
+			// Null: between the find and the lock, a concurrent update made the candidate stop matching.
+			if (updated || !candidate) return updated;
+		}
+	}
+}
+
+export class MongoStore implements DocumentStore {
+	private sequences: MongoStoreCollection<{ _id: string; value: number }> | null = null;
+
+	private constructor(
+		private readonly client: MongoClient,
+		private readonly db: Db,
+		private readonly locks: DocumentLocks | null
+	) {}
+
+	/**
+	 * Connects to database `dbName` at `uri`, waiting up to `connectTimeoutMs` for the
+	 * server (the driver keeps retrying meanwhile); then fails naming the host, never the
+	 * credentials. Detects FerretDB 1.x, whose updates need `DocumentLocks`.
+	 */
+	static async connect(
+		uri: string,
+		dbName: string,
+		{ connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS }: { connectTimeoutMs?: number } = {}
+	): Promise<MongoStore> {
+		const client = new MongoClient(uri, { serverSelectionTimeoutMS: connectTimeoutMs });
+		try {
+			await client.connect();
+			const db = client.db(dbName);
+			const { ferretdbVersion } = await db.command({ buildInfo: 1 });
+			const atomicUpdates = !(typeof ferretdbVersion === "string" && ferretdbVersion.startsWith("v1."));
+			return new MongoStore(client, db, atomicUpdates ? null : new DocumentLocks(db.collection<LockDoc>("_locks")));
+		} catch (err) {
+			await client.close().catch(() => {});
+			const problem =
+				err instanceof MongoServerSelectionError ? `did not answer within ${connectTimeoutMs} ms` : "refused the connection";
+			throw new Error(`MongoDB at ${hostsOf(uri)} ${problem}: ${(err as Error).message}`, { cause: err });
+		}
+	}
+
+	async collection<T extends BaseDoc>(name: string, indexes: IndexSpec[] = []): Promise<Collection<T>> {
+		const coll = this.db.collection<Doc>(name);
+		if (indexes.length > 0)
+			await coll.createIndexes(
+				indexes.map(index => ({
+					key: Object.fromEntries(index.fields.map(field => [field, 1 as const])),
+					unique: index.unique ?? false
+				}))
+			);
+		return new MongoStoreCollection<T>(name, coll, this.locks);
+	}
+
+	async nextId(sequence: string): Promise<number> {
+		this.sequences ??= new MongoStoreCollection("_sequences", this.db.collection<Doc>("_sequences"), this.locks);
+		const doc = await this.sequences.findOneAndUpdate({ _id: sequence }, { $inc: { value: 1 } }, { upsert: true });
+		return (doc as { value: number }).value;
+	}
+
+	async ping(): Promise<void> {
+		await this.db.command({ ping: 1 });
+	}
+
+	async close(): Promise<void> {
+		await this.client.close();
+	}
+}

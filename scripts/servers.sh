@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# The real servers of the `servers` tests and of a local cluster, on loopback:
+#   NATS with JetStream 127.0.0.1:4222, Redis 127.0.0.1:6379, FerretDB 1.24 (MongoDB wire
+#   protocol, SQLite backend) 127.0.0.1:27017, MinIO 127.0.0.1:9000 (console :9001).
+# `install` also installs Prometheus and Helm, which later steps run themselves.
+#
+#   scripts/servers.sh install   install what is missing (idempotent, cached)
+#   scripts/servers.sh start     install, start what is not already answering, wait for all,
+#                                and print the env to use (eval "$(scripts/servers.sh start)")
+#   scripts/servers.sh stop      stop the servers this script started (reused ones stay up)
+#   scripts/servers.sh status    which servers answer
+#
+# A server already answering on its port is reused. Binaries built from Go go to
+# $MOLETOK_CACHE/bin; data, logs and pid files to $MOLETOK_STATE. Progress goes to stderr.
+#
+# Env:
+#   MOLETOK_CACHE        cache directory (default ~/.cache/moletok, as in scripts/env.sh)
+#   MOLETOK_STATE        data, logs and pid files (default $MOLETOK_CACHE/state)
+#   MINIO_ROOT_USER      MinIO access key (default "moletok"; test credentials only)
+#   MINIO_ROOT_PASSWORD  MinIO secret key (default "moletok-secret")
+#   SERVERS_WAIT_SECONDS how long `start` waits for each server (default 60)
+set -euo pipefail
+
+export MOLETOK_CACHE="${MOLETOK_CACHE:-$HOME/.cache/moletok}"
+STATE="${MOLETOK_STATE:-$MOLETOK_CACHE/state}"
+BIN="$MOLETOK_CACHE/bin"
+MINIO_ROOT_USER="${MINIO_ROOT_USER:-moletok}"
+MINIO_ROOT_PASSWORD="${MINIO_ROOT_PASSWORD:-moletok-secret}"
+WAIT_SECONDS="${SERVERS_WAIT_SECONDS:-60}"
+FERRETDB_VERSION=v1.24.2
+HELM_VERSION=v3.16.4
+SERVERS=(nats redis ferretdb minio)
+
+log() { echo "servers: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+# --- installing ---------------------------------------------------------------------------
+
+apt_updated=false
+apt_install() {
+	local missing=() pkg
+	for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+	[ ${#missing[@]} -eq 0 ] && return
+	local sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo=sudo
+	log "installing Debian packages: ${missing[*]}"
+	if ! $apt_updated; then
+		$sudo apt-get update -qq >&2
+		apt_updated=true
+	fi
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
+
+go_cmd() {
+	command -v go 2>/dev/null || { [ -x /usr/local/go/bin/go ] && echo /usr/local/go/bin/go; } || die "Go is required to build $1 (looked in PATH and /usr/local/go/bin)"
+}
+
+# FerretDB needs build/version/version.txt, which the published module lacks, and the Go proxy
+# refuses its version list (so `go install …@v1.24.2` fails): build a patched copy of the module.
+install_ferretdb() {
+	"$BIN/ferretdb" --version 2>/dev/null | grep -qx "version: $FERRETDB_VERSION" && return
+	local go src tmp
+	go="$(go_cmd FerretDB)"
+	log "building FerretDB $FERRETDB_VERSION into $BIN (a few minutes the first time)"
+	src="$("$go" mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')"
+	[ -d "$src" ] || die "could not download github.com/FerretDB/FerretDB@$FERRETDB_VERSION"
+	tmp="$(mktemp -d)"
+	cp -r "$src" "$tmp/ferretdb" && chmod -R u+w "$tmp/ferretdb"
+	echo "$FERRETDB_VERSION" >"$tmp/ferretdb/build/version/version.txt"
+	(cd "$tmp/ferretdb" && "$go" build -trimpath -o "$BIN/ferretdb.new" ./cmd/ferretdb) >&2
+	mv "$BIN/ferretdb.new" "$BIN/ferretdb"
+	rm -rf "$tmp"
+}
+
+install_minio() {
+	"$BIN/minio" --version >/dev/null 2>&1 && return
+	log "building MinIO into $BIN (several minutes the first time)"
+	GOBIN="$BIN" "$(go_cmd MinIO)" install github.com/minio/minio@latest >&2
+}
+
+install_helm() {
+	"$BIN/helm" version --short 2>/dev/null | grep -q "^$HELM_VERSION" && return
+	log "building Helm $HELM_VERSION into $BIN"
+	GOBIN="$BIN" "$(go_cmd Helm)" install -ldflags "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
+		"helm.sh/helm/v3/cmd/helm@$HELM_VERSION" >&2
+}
+
+install() {
+	mkdir -p "$BIN"
+	apt_install nats-server redis-server prometheus
+	install_ferretdb
+	install_minio
+	install_helm
+}
+
+# --- probes: each succeeds when the server answers its own protocol -------------------------
+
+addr_of() {
+	case "$1" in
+	nats) echo 127.0.0.1:4222 ;;
+	redis) echo 127.0.0.1:6379 ;;
+	ferretdb) echo 127.0.0.1:27017 ;;
+	minio) echo 127.0.0.1:9000 ;;
+	esac
+}
+
+# Sends the MongoDB wire-protocol command {ping: 1, $db: "admin"} (OP_MSG) and checks that an
+# OP_MSG (opCode 2013) comes back, so no MongoDB client is needed.
+mongo_ping() {
+	(
+		exec 3<>"/dev/tcp/$1/$2" || exit 1
+		printf '\x33\0\0\0\x01\0\0\0\0\0\0\0\xdd\x07\0\0\0\0\0\0\0' >&3
+		printf '\x1e\0\0\0\x10ping\0\x01\0\0\0\x02$db\0\x06\0\0\0admin\0\0' >&3
+		[[ "$(timeout 2 head -c 16 <&3 | od -An -tx1 | tr -d ' \n')" == *dd070000 ]]
+	) 2>/dev/null
+}
+
+port_open() { (exec 3<>"/dev/tcp/${1%:*}/${1#*:}") 2>/dev/null; }
+
+answers() {
+	local line
+	case "$1" in
+	nats) (exec 3<>/dev/tcp/127.0.0.1/4222 && IFS= read -r -t 2 line <&3 && [[ $line == INFO* ]]) 2>/dev/null ;;
+	redis) (exec 3<>/dev/tcp/127.0.0.1/6379 && printf 'PING\r\n' >&3 && IFS= read -r -t 2 line <&3 && [[ $line == +PONG* ]]) 2>/dev/null ;;
+	ferretdb) mongo_ping 127.0.0.1 27017 ;;
+	minio) curl -fsS -m 2 -o /dev/null http://127.0.0.1:9000/minio/health/live 2>/dev/null ;;
+	esac
+}
+
+# --- running ------------------------------------------------------------------------------
+
+pid_of() {
+	local pid
+	pid="$(cat "$STATE/$1.pid" 2>/dev/null)" || return 1
+	kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+
+launch() {
+	local name="$1"
+	shift
+	mkdir -p "$STATE/$name"
+	# setsid: the server outlives this script and the shell or job that ran it.
+	setsid "$@" >"$STATE/$name.log" 2>&1 </dev/null &
+	echo $! >"$STATE/$name.pid"
+}
+
+start_one() {
+	local name="$1" addr
+	addr="$(addr_of "$name")"
+	if answers "$name"; then
+		log "$name: already answering on $addr, reusing it"
+		return
+	fi
+	port_open "$addr" && die "$name: something listens on $addr but does not answer as $name; stop it first"
+	log "$name: starting on $addr (log $STATE/$name.log)"
+	case "$name" in
+	nats) launch nats "$(command -v nats-server || echo /usr/sbin/nats-server)" -a 127.0.0.1 -p 4222 -js -sd "$STATE/nats" ;;
+	redis) launch redis "$(command -v redis-server || echo /usr/bin/redis-server)" --bind 127.0.0.1 --port 6379 --dir "$STATE/redis" ;;
+	ferretdb)
+		launch ferretdb "$BIN/ferretdb" --handler=sqlite --sqlite-url="file:$STATE/ferretdb/" --state-dir="$STATE/ferretdb" \
+			--listen-addr=127.0.0.1:27017 --telemetry=disable --debug-addr=- --log-level=WARN
+		;;
+	minio)
+		MINIO_ROOT_USER="$MINIO_ROOT_USER" MINIO_ROOT_PASSWORD="$MINIO_ROOT_PASSWORD" MINIO_BROWSER=on \
+			launch minio "$BIN/minio" server "$STATE/minio" --address 127.0.0.1:9000 --console-address 127.0.0.1:9001 --quiet
+		;;
+	esac
+}
+
+wait_for() {
+	local name="$1" deadline=$((SECONDS + WAIT_SECONDS))
+	until answers "$name"; do
+		if [ $SECONDS -ge $deadline ] || ! pid_of "$name" >/dev/null; then
+			tail -n 20 "$STATE/$name.log" >&2 2>/dev/null || true
+			die "$name did not answer on $(addr_of "$name") within ${WAIT_SECONDS}s (log: $STATE/$name.log)"
+		fi
+		sleep 0.5
+	done
+}
+
+print_env() {
+	echo "export MONGO_URI=mongodb://127.0.0.1:27017 REDIS_URL=redis://127.0.0.1:6379 TRANSPORTER=nats://127.0.0.1:4222" \
+		"S3_ENDPOINT=http://127.0.0.1:9000 S3_ACCESS_KEY=$MINIO_ROOT_USER S3_SECRET_KEY=$MINIO_ROOT_PASSWORD"
+}
+
+start() {
+	install
+	mkdir -p "$STATE"
+	local name
+	for name in "${SERVERS[@]}"; do start_one "$name"; done
+	for name in "${SERVERS[@]}"; do answers "$name" || wait_for "$name"; done
+	log "all servers answer"
+	print_env
+}
+
+stop() {
+	local name pid
+	for name in "${SERVERS[@]}"; do
+		if pid="$(pid_of "$name")"; then
+			log "$name: stopping pid $pid"
+			kill "$pid"
+			for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+			kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+		fi
+		rm -f "$STATE/$name.pid"
+	done
+}
+
+status() {
+	local name pid down=0
+	for name in "${SERVERS[@]}"; do
+		if answers "$name"; then
+			pid="$(pid_of "$name")" && log "$name: up on $(addr_of "$name") (pid $pid)" || log "$name: up on $(addr_of "$name") (not started by this script)"
+		else
+			log "$name: down"
+			down=1
+		fi
+	done
+	[ $down -eq 0 ] && print_env
+	return $down
+}
+
+case "${1:-}" in
+install) install ;;
+start) start ;;
+stop) stop ;;
+status) status ;;
+*) die "usage: $0 install|start|stop|status" ;;
+esac
