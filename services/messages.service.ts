@@ -1,0 +1,265 @@
+/**
+ * messages: private chat between two users. A message's create_time (ms) comes from a
+ * per-conversation store clock, so it is unique and increasing within the conversation,
+ * and sends to one conversation are serialised, so messages become visible in
+ * create_time order: a client polling with the newest create_time it has seen
+ * (pre_msg_time) gets every message exactly once.
+ */
+import type { Context, Service } from "moleculer";
+import { Errors } from "moleculer";
+import { config } from "../lib/config";
+import { invalidParam, notFound } from "../lib/errors";
+import { distinctIds } from "../lib/facts";
+import type { AppMeta } from "../lib/meta";
+import { SensitiveWordFilter } from "../lib/sensitive-words";
+import { defineService } from "../lib/service";
+import { type Collection, DuplicateKeyError } from "../lib/store";
+import { CLOCKS_COLLECTION, type ClockDoc, tick } from "../lib/store/clock";
+import type { Message } from "../lib/wire";
+import { StoreMixin, type StoreVars } from "../mixins/store.mixin";
+
+export interface MessageDoc {
+	_id: number;
+	/** "<smaller user id>:<larger user id>": both directions of a chat share it. */
+	conversation: string;
+	fromUserId: number;
+	toUserId: number;
+	content: string;
+	/** Epoch ms from the conversation's clock: unique and increasing within the conversation. */
+	createTime: number;
+}
+
+/** A lease on sending to one conversation, held across replicas. */
+interface SendLockDoc {
+	_id: string;
+	owner: string;
+	expiresAt: number;
+}
+
+interface MessagesSettings {
+	/** How long a send lock is held at most; a crashed holder's lock is taken over after it. */
+	sendLockLeaseMs: number;
+}
+
+interface MessagesMethods {
+	withSendLock<T>(conversation: string, send: () => Promise<T>): Promise<T>;
+	acquireSendLock(conversation: string): Promise<string>;
+	assertRecipient(ctx: Context, meId: number, peerId: number): Promise<void>;
+}
+
+type Collections = { messages: Collection<MessageDoc>; clocks: Collection<ClockDoc>; sendLocks: Collection<SendLockDoc> };
+
+type MessagesThis = Service<MessagesSettings> &
+	MessagesMethods &
+	StoreVars<Collections> & {
+		filter: SensitiveWordFilter;
+		/** The tail of the local send queue of each conversation. */
+		sendQueues: Map<string, Promise<unknown>>;
+	};
+
+export interface ActionParams {
+	to_user_id: number;
+	action_type: number;
+	content: string;
+}
+export interface ChatParams {
+	to_user_id: number;
+	pre_msg_time?: number;
+}
+export interface LastWithParams {
+	userId: number;
+	peerIds: number[];
+}
+
+/** The key both directions of a chat share. */
+export function conversationKey(a: number, b: number): string {
+	return a < b ? `${a}:${b}` : `${b}:${a}`;
+}
+
+const SEND = 1;
+
+const cfg = config();
+
+const MessagesService = defineService<MessagesSettings, MessagesMethods, MessagesThis>({
+	name: "messages",
+	mixins: [
+		StoreMixin<Collections>({
+			messages: [
+				// A chat poll is a range on createTime within one conversation.
+				{ fields: ["conversation", "createTime"], unique: true },
+				// Redundant on MongoDB (a prefix of the index above); the embedded store's
+				// planner uses a compound index only for a full equality match.
+				{ fields: ["conversation"] }
+			],
+			[CLOCKS_COLLECTION]: [],
+			sendLocks: []
+		})
+	],
+
+	settings: {
+		sendLockLeaseMs: 5000
+	},
+
+	actions: {
+		/**
+		 * Sends a message. Params: to_user_id (an existing user, not oneself; friendship is
+		 * not required), action_type (1), content (trimmed, 1..MAX_MESSAGE_CHARS characters,
+		 * default 1000; sensitive words masked). Returns {}.
+		 */
+		action: {
+			auth: "required",
+			params: {
+				to_user_id: { type: "number", integer: true, positive: true, convert: true },
+				action_type: { type: "number", integer: true, convert: true },
+				content: {
+					type: "string",
+					trim: true,
+					min: 1,
+					max: cfg.limits.messageChars,
+					messages: {
+						required: "The 'content' field is required: type a message.",
+						stringMin: "The 'content' field is empty: type a message.",
+						stringMax: `The 'content' field is too long: at most ${cfg.limits.messageChars} characters.`
+					}
+				}
+			},
+			async handler(this: MessagesThis, ctx: Context<ActionParams, AppMeta>) {
+				const fromUserId = ctx.meta.userId!;
+				const { to_user_id: toUserId, action_type } = ctx.params;
+				if (action_type !== SEND) throw invalidParam(`action_type must be 1 (send), got ${action_type}`, "action_type");
+				await this.assertRecipient(ctx, fromUserId, toUserId);
+				const conversation = conversationKey(fromUserId, toUserId);
+				const content = this.filter.mask(ctx.params.content);
+				const _id = await this.store.nextId("messages");
+				const doc = await this.withSendLock(conversation, async () => {
+					const createTime = await tick(this.collections.clocks, conversation);
+					return this.collections.messages.insert({ _id, conversation, fromUserId, toUserId, content, createTime });
+				});
+				ctx.emit("message.sent", { messageId: doc._id, fromUserId, toUserId, createTime: doc.createTime });
+				return {};
+			}
+		},
+
+		/**
+		 * The conversation with to_user_id, both directions, oldest first, only messages
+		 * newer than pre_msg_time (ms; missing or 0 = all). Params: to_user_id, pre_msg_time.
+		 * Returns { message_list }.
+		 */
+		chat: {
+			auth: "required",
+			params: {
+				to_user_id: { type: "number", integer: true, positive: true, convert: true },
+				pre_msg_time: { type: "number", integer: true, min: 0, convert: true, optional: true }
+			},
+			async handler(this: MessagesThis, ctx: Context<ChatParams, AppMeta>) {
+				const meId = ctx.meta.userId!;
+				const { to_user_id: peerId, pre_msg_time = 0 } = ctx.params;
+				if (peerId === meId) throw invalidParam("you cannot chat with yourself: to_user_id is your own id", "to_user_id");
+				const docs = await this.collections.messages.find(
+					{ conversation: conversationKey(meId, peerId), createTime: { $gt: pre_msg_time } },
+					{ sort: { createTime: 1 } }
+				);
+				// A poll with news proves the peer exists; only an empty answer costs a check.
+				if (docs.length === 0) await this.assertRecipient(ctx, meId, peerId);
+				const message_list: Message[] = docs.map(doc => ({
+					id: doc._id,
+					to_user_id: doc.toUserId,
+					from_user_id: doc.fromUserId,
+					content: doc.content,
+					create_time: doc.createTime
+				}));
+				return { message_list };
+			}
+		},
+
+		/**
+		 * The latest message of userId with each peer, for the friend list. Params: userId,
+		 * peerIds. Returns { [peerId]: { content, fromUserId, create_time } } (no messages: absent).
+		 */
+		lastWith: {
+			visibility: "public",
+			params: {
+				userId: { type: "number", integer: true, positive: true },
+				peerIds: { type: "array", items: { type: "number", integer: true, positive: true }, max: 1000 }
+			},
+			async handler(this: MessagesThis, ctx: Context<LastWithParams>) {
+				const { userId } = ctx.params;
+				// One indexed "newest of this conversation" read per peer, in parallel: each
+				// costs one index seek however long the conversation is, where a single $in
+				// query would read every message of every conversation to keep one of each.
+				const latest = await Promise.all(
+					distinctIds(ctx.params.peerIds).map(async peerId => {
+						const [doc] = await this.collections.messages.find(
+							{ conversation: conversationKey(userId, peerId) },
+							{ sort: { createTime: -1 }, limit: 1 }
+						);
+						return [peerId, doc] as const;
+					})
+				);
+				const result: Record<number, { content: string; fromUserId: number; create_time: number }> = {};
+				for (const [peerId, doc] of latest)
+					if (doc) result[peerId] = { content: doc.content, fromUserId: doc.fromUserId, create_time: doc.createTime };
+				return result;
+			}
+		}
+	},
+
+	methods: {
+		/**
+		 * Runs `send` while holding the conversation's send lock: the clock tick and the
+		 * insert of one message complete before the next message of that conversation gets
+		 * its time, so no poll can see a newer message while an older one is still being
+		 * written. Local sends queue in memory; the store lease orders sends across replicas.
+		 */
+		async withSendLock<T>(this: MessagesThis, conversation: string, send: () => Promise<T>): Promise<T> {
+			const previous = this.sendQueues.get(conversation) ?? Promise.resolve();
+			const run = previous.then(async () => {
+				const owner = await this.acquireSendLock(conversation);
+				try {
+					return await send();
+				} finally {
+					await this.collections.sendLocks.deleteOne({ _id: conversation, owner });
+				}
+			});
+			const tail = run.catch(() => undefined);
+			this.sendQueues.set(conversation, tail);
+			try {
+				return await run;
+			} finally {
+				if (this.sendQueues.get(conversation) === tail) this.sendQueues.delete(conversation);
+			}
+		},
+
+		async acquireSendLock(this: MessagesThis, conversation: string): Promise<string> {
+			const owner = `${this.broker.nodeID}:${Math.random().toString(36).slice(2)}`;
+			const lease = this.settings.sendLockLeaseMs;
+			const deadline = Date.now() + 2 * lease;
+			for (let attempt = 0; ; attempt++) {
+				try {
+					await this.collections.sendLocks.insert({ _id: conversation, owner, expiresAt: Date.now() + lease });
+					return owner;
+				} catch (err) {
+					if (!(err instanceof DuplicateKeyError)) throw err;
+				}
+				// A holder that crashed never releases: its lease runs out and is taken over.
+				await this.collections.sendLocks.deleteOne({ _id: conversation, expiresAt: { $lt: Date.now() } });
+				if (Date.now() > deadline)
+					throw new Errors.MoleculerRetryableError("the conversation is busy: try again", 503, "SERVICE_NOT_AVAILABLE");
+				await new Promise(resolve => setTimeout(resolve, Math.min(50, 2 ** attempt) * (0.5 + Math.random())));
+			}
+		},
+
+		async assertRecipient(this: MessagesThis, ctx: Context, meId: number, peerId: number): Promise<void> {
+			if (peerId === meId) throw invalidParam("you cannot message yourself: to_user_id is your own id", "to_user_id");
+			const { missing } = await ctx.call<{ missing: number[] }, { ids: number[] }>("users.checkExist", { ids: [peerId] });
+			if (missing.length > 0) throw notFound(`user ${peerId} does not exist`);
+		}
+	},
+
+	created(this: MessagesThis) {
+		this.filter = SensitiveWordFilter.fromFile(config().sensitiveWordsFile);
+		this.sendQueues = new Map();
+	}
+});
+
+export default MessagesService;

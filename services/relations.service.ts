@@ -1,0 +1,235 @@
+/**
+ * relations: who follows whom. Owns the follows (one document per follower → followee,
+ * unique per pair, so a repeated or concurrent follow counts once), the follow and
+ * follower counts and the is_follow flag of every User (facts provider of users.getMany),
+ * and the follow, follower and friend (mutual follow) lists.
+ */
+import type { Context, Service } from "moleculer";
+import { CountsCache } from "../lib/counts-cache";
+import { invalidParam, notFound } from "../lib/errors";
+import { type FactsParams, factsParamsSchema } from "../lib/facts";
+import type { AppMeta } from "../lib/meta";
+import { defineService } from "../lib/service";
+import { type Collection, DuplicateKeyError } from "../lib/store";
+import type { FriendUser, User } from "../lib/wire";
+import { StoreMixin, type StoreVars } from "../mixins/store.mixin";
+
+export interface FollowDoc {
+	_id: number;
+	followerId: number;
+	followeeId: number;
+	createdAt: number;
+}
+
+interface UserCounts {
+	follow_count: number;
+	follower_count: number;
+}
+
+/** What messages.lastWith answers per peer that has a conversation with the user. */
+export interface LastMessage {
+	content: string;
+	fromUserId: number;
+	create_time: number;
+}
+
+interface RelationsSettings {
+	/** Longest follow, follower or friend list (the newest follows / friendships); also users.getMany's batch limit. */
+	listLimit: number;
+}
+
+interface RelationsMethods {
+	toUsers(ctx: Context<unknown, AppMeta>, ids: number[]): Promise<User[]>;
+	assertUsersExist(ctx: Context, ids: number[]): Promise<void>;
+}
+
+type Collections = { follows: Collection<FollowDoc> };
+
+type RelationsThis = Service<RelationsSettings> & RelationsMethods & StoreVars<Collections> & { userCounts: CountsCache<UserCounts> };
+
+export interface ActionParams {
+	to_user_id: number;
+	action_type: number;
+}
+export interface ListParams {
+	user_id: number;
+}
+export interface FriendListParams {
+	user_id?: number;
+}
+
+const FOLLOW = 1;
+const UNFOLLOW = 2;
+
+const userIdParam = { type: "number", integer: true, positive: true, convert: true } as const;
+
+const RelationsService = defineService<RelationsSettings, RelationsMethods, RelationsThis>({
+	name: "relations",
+	mixins: [
+		StoreMixin<Collections>({
+			follows: [
+				{ fields: ["followerId", "followeeId"], unique: true },
+				{ fields: ["followeeId"] },
+				// Redundant on MongoDB (a prefix of the unique index); the embedded store's
+				// planner uses a compound index only for a full equality match.
+				{ fields: ["followerId"] }
+			]
+		})
+	],
+
+	settings: {
+		listLimit: 1000
+	},
+
+	actions: {
+		/** Follows (1) or unfollows (2) a user, idempotently. Params: to_user_id, action_type. Returns {}. */
+		action: {
+			auth: "required",
+			params: { to_user_id: userIdParam, action_type: { type: "number", integer: true, convert: true } },
+			async handler(this: RelationsThis, ctx: Context<ActionParams, AppMeta>) {
+				const followerId = ctx.meta.userId!;
+				const { to_user_id: followeeId, action_type } = ctx.params;
+				if (action_type !== FOLLOW && action_type !== UNFOLLOW)
+					throw invalidParam(`action_type must be 1 (follow) or 2 (unfollow), got ${action_type}`, "action_type");
+				if (followeeId === followerId) throw invalidParam("you cannot follow or unfollow yourself: to_user_id is your own id", "to_user_id");
+				await this.assertUsersExist(ctx, [followeeId]);
+
+				let changed: boolean;
+				if (action_type === FOLLOW) {
+					try {
+						await this.collections.follows.insert({ _id: await this.store.nextId("follows"), followerId, followeeId, createdAt: Date.now() });
+						changed = true;
+					} catch (err) {
+						if (!(err instanceof DuplicateKeyError)) throw err;
+						changed = false;
+					}
+				} else {
+					changed = await this.collections.follows.deleteOne({ followerId, followeeId });
+				}
+				if (changed) {
+					await this.userCounts.invalidate([followerId, followeeId]);
+					ctx.emit(action_type === FOLLOW ? "relation.followed" : "relation.unfollowed", { followerId, followeeId });
+				}
+				return {};
+			}
+		},
+
+		/** The users user_id follows, newest follow first. Params: user_id. Returns { user_list }. */
+		followList: {
+			auth: "optional",
+			params: { user_id: userIdParam },
+			async handler(this: RelationsThis, ctx: Context<ListParams, AppMeta>) {
+				const docs = await this.collections.follows.find(
+					{ followerId: ctx.params.user_id },
+					{ sort: { createdAt: -1, _id: -1 }, limit: this.settings.listLimit }
+				);
+				if (docs.length === 0) await this.assertUsersExist(ctx, [ctx.params.user_id]);
+				return { user_list: await this.toUsers(ctx, docs.map(doc => doc.followeeId)) };
+			}
+		},
+
+		/** The users following user_id, newest follow first. Params: user_id. Returns { user_list }. */
+		followerList: {
+			auth: "optional",
+			params: { user_id: userIdParam },
+			async handler(this: RelationsThis, ctx: Context<ListParams, AppMeta>) {
+				const docs = await this.collections.follows.find(
+					{ followeeId: ctx.params.user_id },
+					{ sort: { createdAt: -1, _id: -1 }, limit: this.settings.listLimit }
+				);
+				if (docs.length === 0) await this.assertUsersExist(ctx, [ctx.params.user_id]);
+				return { user_list: await this.toUsers(ctx, docs.map(doc => doc.followerId)) };
+			}
+		},
+
+		/**
+		 * Mutual follows of user_id (default: the token's user) as FriendUsers, latest
+		 * conversation first. The message preview is private: it is filled only on one's
+		 * own list. Params: user_id. Returns { user_list }.
+		 */
+		friendList: {
+			auth: "required",
+			params: { user_id: { ...userIdParam, optional: true } },
+			async handler(this: RelationsThis, ctx: Context<FriendListParams, AppMeta>) {
+				const viewerId = ctx.meta.userId!;
+				const userId = ctx.params.user_id ?? viewerId;
+				const following = await this.collections.follows.find({ followerId: userId });
+				const followBack =
+					following.length === 0
+						? []
+						: await this.collections.follows.find({ followeeId: userId, followerId: { $in: following.map(doc => doc.followeeId) } });
+				if (followBack.length === 0) {
+					if (userId !== viewerId) await this.assertUsersExist(ctx, [userId]);
+					return { user_list: [] };
+				}
+
+				const followedAt = new Map(following.map(doc => [doc.followeeId, doc.createdAt]));
+				const friendSince = new Map(followBack.map(doc => [doc.followerId, Math.max(doc.createdAt, followedAt.get(doc.followerId)!)]));
+				const friendIds = [...friendSince.keys()]
+					.sort((a, b) => friendSince.get(b)! - friendSince.get(a)! || b - a)
+					.slice(0, this.settings.listLimit);
+				const [{ users }, lastMessages] = await Promise.all([
+					ctx.call<{ users: Record<number, User> }, { ids: number[]; viewerId: number }>("users.getMany", { ids: friendIds, viewerId }),
+					userId === viewerId
+						? ctx.call<Record<number, LastMessage>, { userId: number; peerIds: number[] }>("messages.lastWith", { userId, peerIds: friendIds })
+						: ({} as Record<number, LastMessage>)
+				]);
+				const lastTime = (id: number) => lastMessages[id]?.create_time ?? 0;
+				const user_list: FriendUser[] = friendIds
+					.filter(id => users[id])
+					.sort((a, b) => lastTime(b) - lastTime(a) || friendSince.get(b)! - friendSince.get(a)! || b - a)
+					.map(id => {
+						const last = lastMessages[id];
+						return { ...users[id], message: last?.content ?? "", msgType: last?.fromUserId === userId ? 1 : 0 };
+					});
+				return { user_list };
+			}
+		},
+
+		/** follow_count, follower_count and is_follow (viewer follows them) of users. Facts provider of users.getMany. */
+		userFacts: {
+			visibility: "public",
+			params: factsParamsSchema,
+			async handler(this: RelationsThis, ctx: Context<FactsParams>) {
+				const { ids, viewerId } = ctx.params;
+				const [counts, followed] = await Promise.all([
+					this.userCounts.get(ids),
+					viewerId && ids.length > 0 ? this.collections.follows.find({ followerId: viewerId, followeeId: { $in: ids } }) : []
+				]);
+				const followedIds = new Set(followed.map(doc => doc.followeeId));
+				return Object.fromEntries(
+					ids.map(id => [id, { follow_count: 0, follower_count: 0, ...counts.get(id), is_follow: followedIds.has(id) }])
+				);
+			}
+		}
+	},
+
+	methods: {
+		/** Wire Users in the order of ids (unknown ids dropped), is_follow relative to the requester. */
+		async toUsers(this: RelationsThis, ctx: Context<unknown, AppMeta>, ids: number[]): Promise<User[]> {
+			if (ids.length === 0) return [];
+			const { users } = await ctx.call<{ users: Record<number, User> }, { ids: number[]; viewerId?: number }>("users.getMany", {
+				ids,
+				viewerId: ctx.meta.userId
+			});
+			return ids.flatMap(id => (users[id] ? [users[id]] : []));
+		},
+
+		async assertUsersExist(this: RelationsThis, ctx: Context, ids: number[]): Promise<void> {
+			const { missing } = await ctx.call<{ missing: number[] }, { ids: number[] }>("users.checkExist", { ids });
+			if (missing.length > 0) throw notFound(`user ${missing[0]} does not exist`);
+		}
+	},
+
+	created(this: RelationsThis) {
+		this.userCounts = new CountsCache(this.broker.cacher, "relations.userCounts", async ids => {
+			const [following, followers] = await Promise.all([
+				this.collections.follows.countBy("followerId", ids),
+				this.collections.follows.countBy("followeeId", ids)
+			]);
+			return new Map(ids.map(id => [id, { follow_count: following.get(id) ?? 0, follower_count: followers.get(id) ?? 0 }]));
+		});
+	}
+});
+
+export default RelationsService;
