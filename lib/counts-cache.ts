@@ -2,7 +2,9 @@
  * Derived counts, cached per entity in the broker's cacher (memory in embedded mode,
  * Redis in cluster mode, so every replica sees an invalidation at once). A count is
  * always computed from the owner's data; the cache only saves the recount, and the
- * writer deletes the entries its change touches right after the write.
+ * writer deletes the entries its change touches right after the write, and once more a
+ * moment later: a reader that counted just before the write and stores its result just
+ * after the first delete would otherwise leave a stale count until the TTL.
  */
 /** The part of Moleculer's cacher this uses (memory and Redis cachers both have it). */
 export interface Cacher {
@@ -10,6 +12,9 @@ export interface Cacher {
 	set(key: string, data: unknown, ttl?: number): Promise<unknown>;
 	del(key: string | string[]): Promise<unknown>;
 }
+
+/** Longer than any recount takes: the second delete comes after every racing reader stored. */
+const RECOUNT_GRACE_MS = 1000;
 
 export class CountsCache<T extends object> {
 	/**
@@ -57,6 +62,8 @@ export class CountsCache<T extends object> {
 	async invalidate(ids: readonly number[]): Promise<void> {
 		const cacher = this.cacher;
 		if (!cacher || ids.length === 0) return;
-		await cacher.del(ids.map(id => this.key(id)));
+		const keys = ids.map(id => this.key(id));
+		await cacher.del(keys);
+		setTimeout(() => void cacher.del(keys).catch(() => undefined), RECOUNT_GRACE_MS).unref();
 	}
 }

@@ -1,0 +1,219 @@
+/**
+ * comments: the comments on videos and a video's comment_count. Text is trimmed and
+ * its sensitive words masked before it is stored. A deleted comment is removed for
+ * good (nothing reads it afterwards), so deleting it again is "does not exist".
+ */
+import type { Context, Service } from "moleculer";
+import { config } from "../lib/config";
+import { CountsCache } from "../lib/counts-cache";
+import { forbidden, invalidParam, notFound, unauthorized } from "../lib/errors";
+import { type FactsParams, distinctIds, factsParamsSchema } from "../lib/facts";
+import type { AppMeta } from "../lib/meta";
+import { SensitiveWordFilter } from "../lib/sensitive-words";
+import { defineService } from "../lib/service";
+import type { Collection } from "../lib/store";
+import type { Comment, User, Video } from "../lib/wire";
+import { StoreMixin, type StoreVars } from "../mixins/store.mixin";
+
+export interface CommentDoc {
+	_id: number;
+	videoId: number;
+	userId: number;
+	/** Trimmed, sensitive words masked. */
+	content: string;
+	createdAt: number;
+}
+
+type VideoCounts = Pick<Video, "comment_count">;
+
+interface CommentsSettings {
+	/** The newest comments `list` returns (one users.getMany call takes at most 1000 ids). */
+	maxListSize: number;
+}
+
+interface CommentsMethods {
+	post(ctx: Context<ActionParams, AppMeta>): Promise<{ comment: Comment }>;
+	remove(ctx: Context<ActionParams, AppMeta>): Promise<object>;
+	toComment(doc: CommentDoc, user: User): Comment;
+}
+
+type Collections = { comments: Collection<CommentDoc> };
+
+type CommentsThis = Service<CommentsSettings> &
+	CommentsMethods &
+	StoreVars<Collections> & { commentCounts: CountsCache<VideoCounts>; wordFilter: SensitiveWordFilter };
+
+export interface ActionParams {
+	video_id: number;
+	/** 1 = post, 2 = delete. */
+	action_type: 1 | 2;
+	/** For 1. */
+	comment_text?: string;
+	/** For 2. */
+	comment_id?: number;
+}
+export interface ListParams {
+	video_id: number;
+}
+
+type LookupResult = { videos: Record<number, { authorId: number }> };
+type UsersResult = { users: Record<number, User> };
+
+const POST = 1;
+
+const cfg = config();
+
+/**
+ * Longest comment, in characters (Unicode code points, after trimming):
+ * config().limits.commentChars, MAX_COMMENT_CHARS in the environment, 500 by default.
+ */
+const COMMENT_CHARS = cfg.limits.commentChars;
+
+const actionTypeMessage = "The 'action_type' field must be 1 (post a comment) or 2 (delete a comment).";
+const tooLongMessage = `The 'comment_text' field must be at most ${COMMENT_CHARS} characters long.`;
+
+/** mm-dd of a time, in the server's local time zone (the contract's create_date). */
+function monthDay(time: number): string {
+	const date = new Date(time);
+	return `${String(date.getMonth() + 1).padStart(2, "0")}-${String(date.getDate()).padStart(2, "0")}`;
+}
+
+const CommentsService = defineService<CommentsSettings, CommentsMethods, CommentsThis>({
+	name: "comments",
+	mixins: [
+		StoreMixin<Collections>({
+			comments: [
+				{ fields: ["videoId", "createdAt"] },
+				// The embedded store uses a compound index only for queries on all its fields.
+				{ fields: ["videoId"] }
+			]
+		})
+	],
+
+	settings: {
+		maxListSize: 1000
+	},
+
+	actions: {
+		/**
+		 * Posts (1) or deletes (2) a comment. Params: video_id, action_type, comment_text
+		 * (for 1: 1 to limits.commentChars characters once trimmed), comment_id (for 2; only
+		 * its author may delete it). Returns { comment } for 1, {} for 2.
+		 */
+		action: {
+			auth: "required",
+			params: {
+				video_id: { type: "number", integer: true, positive: true, convert: true },
+				action_type: {
+					type: "number",
+					integer: true,
+					min: 1,
+					max: 2,
+					convert: true,
+					messages: {
+						required: actionTypeMessage,
+						number: actionTypeMessage,
+						numberInteger: actionTypeMessage,
+						numberMin: actionTypeMessage,
+						numberMax: actionTypeMessage
+					}
+				},
+				// UTF-16 units: a code point takes at most 2; the exact count is checked in post().
+				comment_text: { type: "string", optional: true, trim: true, max: 2 * COMMENT_CHARS, messages: { stringMax: tooLongMessage } },
+				comment_id: { type: "number", integer: true, positive: true, convert: true, optional: true }
+			},
+			handler(this: CommentsThis, ctx: Context<ActionParams, AppMeta>) {
+				return ctx.params.action_type === POST ? this.post(ctx) : this.remove(ctx);
+			}
+		},
+
+		/** The comments on a video, newest first. Params: video_id. Returns { comment_list }. */
+		list: {
+			auth: "optional",
+			params: { video_id: { type: "number", integer: true, positive: true, convert: true } },
+			async handler(this: CommentsThis, ctx: Context<ListParams, AppMeta>) {
+				const videoId = ctx.params.video_id;
+				const [{ videos }, docs] = await Promise.all([
+					ctx.call<LookupResult, { ids: number[] }>("videos.lookup", { ids: [videoId] }),
+					this.collections.comments.find({ videoId }, { sort: { createdAt: -1, _id: -1 }, limit: this.settings.maxListSize })
+				]);
+				if (!videos[videoId]) throw notFound(`video ${videoId} does not exist`);
+				if (docs.length === 0) return { comment_list: [] };
+				const { users } = await ctx.call<UsersResult, FactsParams>("users.getMany", {
+					ids: distinctIds(docs.map(doc => doc.userId)),
+					viewerId: ctx.meta.userId
+				});
+				return { comment_list: docs.flatMap(doc => (users[doc.userId] ? [this.toComment(doc, users[doc.userId])] : [])) };
+			}
+		},
+
+		/** comment_count of videos. Facts provider of videos. */
+		videoFacts: {
+			visibility: "public",
+			params: factsParamsSchema,
+			async handler(this: CommentsThis, ctx: Context<FactsParams>) {
+				const counts = await this.commentCounts.get(ctx.params.ids);
+				return Object.fromEntries(ctx.params.ids.map(id => [id, counts.get(id) ?? { comment_count: 0 }]));
+			}
+		}
+	},
+
+	methods: {
+		async post(this: CommentsThis, ctx: Context<ActionParams, AppMeta>) {
+			const userId = ctx.meta.userId!;
+			const videoId = ctx.params.video_id;
+			const text = ctx.params.comment_text;
+			if (text == null) throw invalidParam("The 'comment_text' field is required to post a comment (action_type=1).", "comment_text");
+			if (text === "") throw invalidParam("The 'comment_text' field must not be empty.", "comment_text");
+			if ([...text].length > COMMENT_CHARS) throw invalidParam(tooLongMessage, "comment_text");
+
+			const [{ videos }, { users }] = await Promise.all([
+				ctx.call<LookupResult, { ids: number[] }>("videos.lookup", { ids: [videoId] }),
+				ctx.call<UsersResult, FactsParams>("users.getMany", { ids: [userId], viewerId: userId })
+			]);
+			if (!videos[videoId]) throw notFound(`video ${videoId} does not exist`);
+			const user = users[userId];
+			if (!user) throw unauthorized("the token's user no longer exists: log in again");
+
+			const doc: CommentDoc = {
+				_id: await this.store.nextId("comments"),
+				videoId,
+				userId,
+				content: this.wordFilter.mask(text),
+				createdAt: Date.now()
+			};
+			await this.collections.comments.insert(doc);
+			await this.commentCounts.invalidate([videoId]);
+			ctx.emit("comment.added", { commentId: doc._id, videoId, userId });
+			return { comment: this.toComment(doc, user) };
+		},
+
+		async remove(this: CommentsThis, ctx: Context<ActionParams, AppMeta>) {
+			const userId = ctx.meta.userId!;
+			const { video_id: videoId, comment_id: commentId } = ctx.params;
+			if (commentId == null) throw invalidParam("The 'comment_id' field is required to delete a comment (action_type=2).", "comment_id");
+			const doc = await this.collections.comments.findOne({ _id: commentId });
+			if (!doc || doc.videoId !== videoId) throw notFound(`comment ${commentId} does not exist on video ${videoId}`);
+			if (doc.userId !== userId) throw forbidden(`comment ${commentId} is not yours: only its author may delete it`);
+			if (!(await this.collections.comments.deleteOne({ _id: commentId })))
+				throw notFound(`comment ${commentId} does not exist on video ${videoId}`);
+			await this.commentCounts.invalidate([videoId]);
+			ctx.emit("comment.removed", { commentId, videoId, userId });
+			return {};
+		},
+
+		toComment(doc: CommentDoc, user: User): Comment {
+			return { id: doc._id, user, content: doc.content, create_date: monthDay(doc.createdAt) };
+		}
+	},
+
+	created(this: CommentsThis) {
+		this.wordFilter = SensitiveWordFilter.fromFile(config().sensitiveWordsFile);
+		this.commentCounts = new CountsCache(this.broker.cacher, "comments.videoCounts", async ids => {
+			const counts = await this.collections.comments.countBy("videoId", ids);
+			return new Map(ids.map(id => [id, { comment_count: counts.get(id) ?? 0 }]));
+		});
+	}
+});
+
+export default CommentsService;

@@ -1,0 +1,181 @@
+/**
+ * favorites: likes (user, video). It owns every like-derived fact: a video's
+ * favorite_count and is_favorite, a user's favorite_count (likes given) and
+ * total_favorited (likes received). A like records the video's author, which never
+ * changes, so likes received are counted from this service's own data.
+ */
+import type { Context, Service } from "moleculer";
+import { CountsCache } from "../lib/counts-cache";
+import { notFound } from "../lib/errors";
+import { type FactsParams, distinctIds, factsParamsSchema } from "../lib/facts";
+import type { AppMeta } from "../lib/meta";
+import { defineService } from "../lib/service";
+import { type Collection, DuplicateKeyError } from "../lib/store";
+import type { User, Video } from "../lib/wire";
+import { StoreMixin, type StoreVars } from "../mixins/store.mixin";
+
+export interface LikeDoc {
+	_id: number;
+	userId: number;
+	videoId: number;
+	/** The liked video's author (immutable), so total_favorited is a count over likes. */
+	authorId: number;
+	createdAt: number;
+}
+
+type VideoCounts = Pick<Video, "favorite_count">;
+type UserCounts = Pick<User, "favorite_count" | "total_favorited">;
+
+interface FavoritesSettings {
+	/** The most recent likes `list` returns (one videos.getMany call takes at most 1000 ids). */
+	maxListSize: number;
+}
+
+type Collections = { likes: Collection<LikeDoc> };
+
+type FavoritesThis = Service<FavoritesSettings> &
+	StoreVars<Collections> & { videoCounts: CountsCache<VideoCounts>; userCounts: CountsCache<UserCounts> };
+
+export interface ActionParams {
+	video_id: number;
+	/** 1 = like, 2 = unlike. */
+	action_type: 1 | 2;
+}
+export interface ListParams {
+	user_id: number;
+}
+
+type LookupResult = { videos: Record<number, { authorId: number }> };
+
+const LIKE = 1;
+
+const actionTypeMessage = "The 'action_type' field must be 1 (like) or 2 (unlike).";
+
+const FavoritesService = defineService<FavoritesSettings, object, FavoritesThis>({
+	name: "favorites",
+	mixins: [
+		StoreMixin<Collections>({
+			likes: [
+				{ fields: ["userId", "videoId"], unique: true },
+				// The embedded store uses a compound index only for queries on all its fields.
+				{ fields: ["userId"] },
+				{ fields: ["videoId"] },
+				{ fields: ["authorId"] }
+			]
+		})
+	],
+
+	settings: {
+		maxListSize: 1000
+	},
+
+	actions: {
+		/** Likes (1) or unlikes (2) a video; both are idempotent. Params: video_id, action_type. Returns {}. */
+		action: {
+			auth: "required",
+			params: {
+				video_id: { type: "number", integer: true, positive: true, convert: true },
+				action_type: {
+					type: "number",
+					integer: true,
+					min: 1,
+					max: 2,
+					convert: true,
+					messages: {
+						required: actionTypeMessage,
+						number: actionTypeMessage,
+						numberInteger: actionTypeMessage,
+						numberMin: actionTypeMessage,
+						numberMax: actionTypeMessage
+					}
+				}
+			},
+			async handler(this: FavoritesThis, ctx: Context<ActionParams, AppMeta>) {
+				const userId = ctx.meta.userId!;
+				const videoId = ctx.params.video_id;
+				const { videos } = await ctx.call<LookupResult, { ids: number[] }>("videos.lookup", { ids: [videoId] });
+				const video = videos[videoId];
+				if (!video) throw notFound(`video ${videoId} does not exist`);
+				const authorId = video.authorId;
+
+				if (ctx.params.action_type === LIKE) {
+					try {
+						await this.collections.likes.insert({ _id: await this.store.nextId("likes"), userId, videoId, authorId, createdAt: Date.now() });
+					} catch (err) {
+						if (err instanceof DuplicateKeyError) return {};
+						throw err;
+					}
+				} else if (!(await this.collections.likes.deleteOne({ userId, videoId }))) return {};
+
+				await Promise.all([this.videoCounts.invalidate([videoId]), this.userCounts.invalidate(distinctIds([userId, authorId]))]);
+				ctx.emit(ctx.params.action_type === LIKE ? "favorite.added" : "favorite.removed", { userId, videoId, authorId });
+				return {};
+			}
+		},
+
+		/** The videos a user liked, most recent like first. Params: user_id. Returns { video_list }. */
+		list: {
+			auth: "optional",
+			params: { user_id: { type: "number", integer: true, positive: true, convert: true } },
+			async handler(this: FavoritesThis, ctx: Context<ListParams, AppMeta>) {
+				const likes = await this.collections.likes.find(
+					{ userId: ctx.params.user_id },
+					{ sort: { createdAt: -1, _id: -1 }, limit: this.settings.maxListSize }
+				);
+				if (likes.length === 0) {
+					const { missing } = await ctx.call<{ missing: number[] }, { ids: number[] }>("users.checkExist", { ids: [ctx.params.user_id] });
+					if (missing.length > 0) throw notFound(`user ${ctx.params.user_id} does not exist`);
+					return { video_list: [] };
+				}
+				const { videos } = await ctx.call<{ videos: Record<number, Video> }, FactsParams>("videos.getMany", {
+					ids: likes.map(like => like.videoId),
+					viewerId: ctx.meta.userId
+				});
+				return { video_list: likes.flatMap(like => videos[like.videoId] ?? []) };
+			}
+		},
+
+		/** favorite_count and is_favorite (for viewerId) of videos. Facts provider of videos. */
+		videoFacts: {
+			visibility: "public",
+			params: factsParamsSchema,
+			async handler(this: FavoritesThis, ctx: Context<FactsParams>) {
+				const { ids, viewerId } = ctx.params;
+				const [counts, liked] = await Promise.all([
+					this.videoCounts.get(ids),
+					viewerId ? this.collections.likes.find({ userId: viewerId, videoId: { $in: ids } }) : []
+				]);
+				const likedIds = new Set(liked.map(like => like.videoId));
+				return Object.fromEntries(
+					ids.map(id => [id, { favorite_count: counts.get(id)?.favorite_count ?? 0, is_favorite: likedIds.has(id) }])
+				);
+			}
+		},
+
+		/** favorite_count (likes given) and total_favorited (likes received) of users. Facts provider of users. */
+		userFacts: {
+			visibility: "public",
+			params: factsParamsSchema,
+			async handler(this: FavoritesThis, ctx: Context<FactsParams>) {
+				const counts = await this.userCounts.get(ctx.params.ids);
+				return Object.fromEntries(ctx.params.ids.map(id => [id, counts.get(id) ?? { favorite_count: 0, total_favorited: 0 }]));
+			}
+		}
+	},
+
+	created(this: FavoritesThis) {
+		this.videoCounts = new CountsCache(this.broker.cacher, "favorites.videoCounts", async ids => {
+			const counts = await this.collections.likes.countBy("videoId", ids);
+			return new Map(ids.map(id => [id, { favorite_count: counts.get(id) ?? 0 }]));
+		});
+		this.userCounts = new CountsCache(this.broker.cacher, "favorites.userCounts", async ids => {
+			const [given, received] = await Promise.all([
+				this.collections.likes.countBy("userId", ids),
+				this.collections.likes.countBy("authorId", ids)
+			]);
+			return new Map(ids.map(id => [id, { favorite_count: given.get(id) ?? 0, total_favorited: received.get(id) ?? 0 }]));
+		});
+	}
+});
+
+export default FavoritesService;
