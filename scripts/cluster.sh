@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# A local MoleTok cluster: the real servers (scripts/servers.sh) plus every service as
+# its own process over NATS, as the Kubernetes pods run them: two replicas of `api`
+# (ports $API_PORT and $API_PORT+1) and of `videos`, one of every other service.
+#
+#   scripts/cluster.sh start    build, start the servers and the processes, wait until the API answers
+#   scripts/cluster.sh stop     stop the processes (SIGTERM; the servers stay up)
+#   scripts/cluster.sh status   which processes run
+#   scripts/cluster.sh env      print the environment the processes run with
+#
+# Env: API_PORT (default 8080), REPLICAS_API / REPLICAS_VIDEOS / REPLICAS_TRANSCODER (2, 2, 1),
+# MOLETOK_STATE (logs and pid files under $MOLETOK_STATE/cluster), JWT_SECRET (generated once
+# into the state directory when unset), LOG_LEVEL (default warn).
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+STATE="${MOLETOK_STATE:-$MOLETOK_CACHE/state}"
+DIR="$STATE/cluster"
+API_PORT="${API_PORT:-8080}"
+SERVICES=(users videos transcoder favorites comments relations messages api)
+declare -A REPLICAS=([api]="${REPLICAS_API:-2}" [videos]="${REPLICAS_VIDEOS:-2}" [transcoder]="${REPLICAS_TRANSCODER:-1}")
+mkdir -p "$DIR"
+
+log() { echo "cluster: $*" >&2; }
+
+cluster_env() {
+	local secret_file="$DIR/jwt-secret"
+	[ -s "$secret_file" ] || node -e 'console.log(require("crypto").randomBytes(48).toString("base64url"))' >"$secret_file"
+	bash "$ROOT/scripts/servers.sh" env
+	echo "export TRANSPORTER=nats://127.0.0.1:4222"
+	echo "export JWT_SECRET=${JWT_SECRET:-$(cat "$secret_file")}"
+	echo "export LOG_LEVEL=${LOG_LEVEL:-warn}"
+	echo "export DATA_DIR=$DIR/data"
+}
+
+stop() {
+	local pid file
+	for file in "$DIR"/*.pid; do
+		[ -e "$file" ] || continue
+		pid=$(cat "$file")
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for file in "$DIR"/*.pid; do
+		[ -e "$file" ] || continue
+		pid=$(cat "$file")
+		for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+		kill -KILL "$pid" 2>/dev/null || true
+		rm -f "$file"
+	done
+	log "stopped"
+}
+
+start() {
+	ensure_build
+	bash "$ROOT/scripts/servers.sh" start >/dev/null
+	stop 2>/dev/null
+	eval "$(cluster_env)"
+	local name i port node_id
+	for name in "${SERVICES[@]}"; do
+		for i in $(seq 1 "${REPLICAS[$name]:-1}"); do
+			node_id="$name-$i"
+			port=$((API_PORT + i - 1))
+			(
+				cd "$ROOT"
+				SERVICES="$name" NODE_ID="$node_id" PORT="$port" \
+					PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-}" \
+					exec node node_modules/moleculer/bin/moleculer-runner.js --config dist/moleculer.config.js dist/services \
+					>"$DIR/$node_id.log" 2>&1
+			) &
+			echo $! >"$DIR/$node_id.pid"
+		done
+	done
+	for i in $(seq 1 "${REPLICAS[api]}"); do
+		port=$((API_PORT + i - 1))
+		for _ in $(seq 1 150); do
+			curl -fsS "http://127.0.0.1:$port/douyin/feed/" 2>/dev/null | grep -q '"status_code":0' && break
+			sleep 0.2
+		done
+		curl -fsS "http://127.0.0.1:$port/douyin/feed/" 2>/dev/null | grep -q '"status_code":0' ||
+			{ log "api-$i on :$port did not come up; logs in $DIR"; tail -n 20 "$DIR"/*.log >&2; exit 1; }
+	done
+	log "up: API on http://127.0.0.1:$API_PORT (and :$((API_PORT + 1))), logs in $DIR"
+}
+
+status() {
+	local file name
+	for file in "$DIR"/*.pid; do
+		[ -e "$file" ] || { log "not running"; return; }
+		name=$(basename "$file" .pid)
+		if kill -0 "$(cat "$file")" 2>/dev/null; then echo "$name running (pid $(cat "$file"))"; else echo "$name dead"; fi
+	done
+}
+
+case "${1:-start}" in
+	start) start ;;
+	stop) stop ;;
+	status) status ;;
+	env) cluster_env ;;
+	*) echo "usage: $0 start|stop|status|env" >&2; exit 2 ;;
+esac
