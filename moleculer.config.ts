@@ -4,6 +4,7 @@
  */
 import type { BrokerOptions } from "moleculer";
 import { type Config, config } from "./lib/config";
+import { HealthMiddleware } from "./lib/health";
 import { AuthMiddleware } from "./lib/middlewares";
 import { replCommands } from "./lib/repl";
 
@@ -35,12 +36,14 @@ export function brokerOptions(cfg: Config = config()): AppBrokerOptions {
 			: { type: "Memory", options: { ttl: cfg.countsCacheTtl, clone: false } },
 		requestTimeout: cfg.requestTimeoutMs,
 		retryPolicy: { enabled: false },
-		registry: { strategy: "RoundRobin", preferLocal: true },
+		// On stop, other nodes are told first (empty INFO), then this node keeps serving for
+		// stopDelay so in-flight routing settles, then services stop (tracking drains them).
+		registry: { strategy: "RoundRobin", preferLocal: true, stopDelay: Math.max(100, cfg.shutdownDelayMs) },
 		circuitBreaker: { enabled: false },
 		// Lets in-flight requests finish on shutdown (SIGTERM) before services stop.
-		tracking: { enabled: true, shutdownTimeout: 20 * 1000 },
+		tracking: { enabled: true, shutdownTimeout: cfg.shutdownTimeoutMs },
 		validator: true,
-		middlewares: [AuthMiddleware],
+		middlewares: [AuthMiddleware, HealthMiddleware(cfg.healthPort, cfg.host)],
 		replCommands
 	};
 }

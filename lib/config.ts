@@ -20,6 +20,14 @@ export interface Config {
 	port: number;
 	/** Address the gateway binds to. */
 	host: string;
+	/** Port of /live and /ready (every process); null = not served. */
+	healthPort: number | null;
+	/** Port of the Prometheus /metrics endpoint (every process); null = no metrics. */
+	metricsPort: number | null;
+	/** On SIGTERM: how long the process keeps serving after readiness failed, before it stops, ms. */
+	shutdownDelayMs: number;
+	/** On SIGTERM: how long in-flight requests may take to finish, ms. */
+	shutdownTimeoutMs: number;
 	/** Directory for the embedded store, the JWT secret and the local media. */
 	dataDir: string;
 	/** Moleculer transporter connection string (NATS in cluster mode); null in embedded mode. */
@@ -110,6 +118,11 @@ function int(env: Env, name: string, fallback: number, min = 0): number {
 	return value;
 }
 
+/** A port number, or null when the variable is "off". */
+function optionalPort(env: Env, name: string, fallback: number): number | null {
+	return /^off$/i.test(env[name]?.trim() ?? "") ? null : int(env, name, fallback, 0);
+}
+
 function str(env: Env, name: string): string | null {
 	const raw = env[name];
 	return raw == null || raw.trim() === "" ? null : raw.trim();
@@ -168,6 +181,10 @@ export function loadConfig(env: Env = process.env): Config {
 		mode: transporter ? "cluster" : "embedded",
 		port,
 		host: str(env, "HOST") ?? "0.0.0.0",
+		healthPort: optionalPort(env, "HEALTH_PORT", 3001),
+		metricsPort: optionalPort(env, "METRICS_PORT", 3030),
+		shutdownDelayMs: int(env, "SHUTDOWN_DELAY_MS", transporter ? 2000 : 0, 0),
+		shutdownTimeoutMs: int(env, "SHUTDOWN_TIMEOUT_MS", 20 * 1000, 0),
 		dataDir,
 		transporter,
 		nodeId: str(env, "NODE_ID"),

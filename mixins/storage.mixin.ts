@@ -1,5 +1,6 @@
 /** Gives a service the media storage of this process as `this.storage`. */
 import type { ServiceSchema } from "moleculer";
+import { healthOf } from "../lib/health";
 import { openStorage, type Storage } from "../lib/storage";
 
 export interface StorageVars {
@@ -8,6 +9,8 @@ export interface StorageVars {
 
 export const StorageMixin: Partial<ServiceSchema> = {
 	async started() {
-		(this as unknown as StorageVars).storage = await openStorage();
+		const storage = await openStorage();
+		(this as unknown as StorageVars).storage = storage;
+		healthOf(this.broker).register("storage", () => storage.ping());
 	}
 };

@@ -3,6 +3,7 @@
  * before the service starts: `this.collections.<name>` in every action.
  */
 import type { ServiceSchema } from "moleculer";
+import { healthOf } from "../lib/health";
 import { type BaseDoc, type Collection, type DocumentStore, type IndexSpec, openStore } from "../lib/store";
 
 export interface StoreVars<C> {
@@ -20,6 +21,7 @@ export function StoreMixin<C extends Record<string, Collection<BaseDoc>>>(
 			const collections: Record<string, Collection<BaseDoc>> = {};
 			for (const [name, specs] of Object.entries<IndexSpec[]>(indexes)) collections[name] = await store.collection(name, specs);
 			Object.assign(this, { store, collections });
+			healthOf(this.broker).register(`store:${this.name}`, () => store.ping());
 		},
 		async stopped() {
 			await (this as unknown as StoreVars<C>).store?.close();

@@ -15,6 +15,8 @@ export interface System {
 	broker: ServiceBroker;
 	/** http://127.0.0.1:<port> */
 	url: string;
+	/** http://127.0.0.1:<health port> (/live, /ready) */
+	healthUrl: string;
 	dataDir: string;
 	stop(options?: { keepData?: boolean }): Promise<void>;
 }
@@ -45,8 +47,11 @@ export function freePort(): Promise<number> {
 export async function startSystem(options: SystemOptions = {}): Promise<System> {
 	const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "moletok-test-"));
 	const port = await freePort();
+	const healthPort = await freePort();
 	const env: Record<string, string> = {
 		PORT: String(port),
+		HEALTH_PORT: String(healthPort),
+		METRICS_PORT: "off",
 		PUBLIC_BASE_URL: `http://127.0.0.1:${port}/media`,
 		HOST: "127.0.0.1",
 		DATA_DIR: dataDir,
@@ -70,6 +75,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
 		return {
 			broker,
 			url: `http://127.0.0.1:${port}`,
+			healthUrl: `http://127.0.0.1:${healthPort}`,
 			dataDir,
 			async stop(stopOptions = {}) {
 				await broker.stop();

@@ -1,0 +1,109 @@
+/**
+ * Liveness and readiness of a MoleTok process, served on HEALTH_PORT in every mode:
+ *   GET /live   200 while the process answers at all;
+ *   GET /ready  200 when the broker has started, the transporter is connected and every
+ *               dependency registered by this process's services (store, storage, cache)
+ *               answers; 503 with the failing checks otherwise, and from the moment a
+ *               shutdown begins (SIGTERM), so load balancers stop sending work first.
+ */
+import http from "node:http";
+import type { Middleware, ServiceBroker } from "moleculer";
+
+export type HealthCheck = () => Promise<void>;
+
+/** How long one readiness check may take before it counts as failed. */
+const CHECK_TIMEOUT_MS = 2000;
+
+export class Health {
+	private readonly checks = new Map<string, HealthCheck>();
+	started = false;
+	draining = false;
+
+	constructor(private readonly broker: ServiceBroker) {}
+
+	/** Adds a dependency check to /ready (same name again replaces it). */
+	register(name: string, check: HealthCheck): void {
+		this.checks.set(name, check);
+	}
+
+	async readiness(): Promise<{ ready: boolean; checks: Record<string, string> }> {
+		const checks: Record<string, string> = {
+			broker: this.draining ? "shutting down" : this.started ? "ok" : "starting"
+		};
+		const transit = (this.broker as unknown as { transit?: { connected: boolean } }).transit;
+		if (transit) checks.transporter = transit.connected ? "ok" : "disconnected";
+		await Promise.all(
+			[...this.checks].map(async ([name, check]) => {
+				let timer: NodeJS.Timeout | undefined;
+				const timeout = new Promise<never>((_, reject) => {
+					timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+				});
+				try {
+					await Promise.race([check(), timeout]);
+					checks[name] = "ok";
+				} catch (err) {
+					checks[name] = (err as Error).message || "failed";
+				} finally {
+					clearTimeout(timer);
+				}
+			})
+		);
+		return { ready: Object.values(checks).every(state => state === "ok"), checks };
+	}
+}
+
+const registry = new WeakMap<ServiceBroker, Health>();
+
+/** The health of this broker's process (created on first use). */
+export function healthOf(broker: ServiceBroker): Health {
+	let health = registry.get(broker);
+	if (!health) {
+		health = new Health(broker);
+		registry.set(broker, health);
+	}
+	return health;
+}
+
+/** The broker middleware that serves /live and /ready on `port` (null: no endpoint). */
+export function HealthMiddleware(port: number | null, host: string): Middleware & { name: string } {
+	let server: http.Server | null = null;
+	let onSignal: (() => void) | null = null;
+	return {
+		name: "Health",
+		created(broker: ServiceBroker) {
+			const health = healthOf(broker);
+			const cacher = broker.cacher as unknown as { client?: { ping(): Promise<unknown> } } | null;
+			if (cacher?.client?.ping) health.register("cache", async () => void (await cacher.client!.ping()));
+			if (port == null) return;
+			server = http.createServer((req, res) => {
+				const path = (req.url ?? "/").split("?")[0];
+				if (path === "/live") return void res.writeHead(200, { "Content-Type": "text/plain" }).end("ok\n");
+				if (path !== "/ready") return void res.writeHead(404, { "Content-Type": "text/plain" }).end("not found\n");
+				void health.readiness().then(({ ready, checks }) => {
+					res.writeHead(ready ? 200 : 503, { "Content-Type": "application/json" }).end(JSON.stringify({ ready, checks }));
+				});
+			});
+		},
+		async started(broker: ServiceBroker) {
+			const health = healthOf(broker);
+			health.started = true;
+			// Readiness fails the moment a shutdown is asked for, before anything stops.
+			onSignal = () => {
+				health.draining = true;
+			};
+			process.once("SIGTERM", onSignal);
+			process.once("SIGINT", onSignal);
+			if (server) await new Promise<void>(resolve => server!.listen(port!, host, resolve));
+		},
+		async stopping(broker: ServiceBroker) {
+			healthOf(broker).draining = true;
+		},
+		async stopped() {
+			if (onSignal) {
+				process.removeListener("SIGTERM", onSignal);
+				process.removeListener("SIGINT", onSignal);
+			}
+			if (server) await new Promise<void>(resolve => server!.close(() => resolve()));
+		}
+	};
+}
