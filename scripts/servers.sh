@@ -9,6 +9,7 @@
 #                                and print the env to use (eval "$(scripts/servers.sh start)")
 #   scripts/servers.sh stop      stop the servers this script started (reused ones stay up)
 #   scripts/servers.sh status    which servers answer
+#   scripts/servers.sh env       print the env to use (without starting anything)
 #
 # A server already answering on its port is reused. Binaries built from Go go to
 # $MOLETOK_CACHE/bin; data, logs and pid files to $MOLETOK_STATE. Progress goes to stderr.
@@ -120,7 +121,7 @@ port_open() { (exec 3<>"/dev/tcp/${1%:*}/${1#*:}") 2>/dev/null; }
 answers() {
 	local line
 	case "$1" in
-	nats) (exec 3<>/dev/tcp/127.0.0.1/4222 && IFS= read -r -t 2 line <&3 && [[ $line == INFO* ]]) 2>/dev/null ;;
+	nats) (exec 3<>/dev/tcp/127.0.0.1/4222 && IFS= read -r -t 2 line <&3 && [[ $line == INFO*'"jetstream":true'* ]]) 2>/dev/null ;;
 	redis) (exec 3<>/dev/tcp/127.0.0.1/6379 && printf 'PING\r\n' >&3 && IFS= read -r -t 2 line <&3 && [[ $line == +PONG* ]]) 2>/dev/null ;;
 	ferretdb) mongo_ping 127.0.0.1 27017 ;;
 	minio) curl -fsS -m 2 -o /dev/null http://127.0.0.1:9000/minio/health/live 2>/dev/null ;;
@@ -151,7 +152,9 @@ start_one() {
 		log "$name: already answering on $addr, reusing it"
 		return
 	fi
-	port_open "$addr" && die "$name: something listens on $addr but does not answer as $name; stop it first"
+	local what="$name"
+	[ "$name" = nats ] && what="NATS with JetStream"
+	port_open "$addr" && die "$name: $addr is taken by something that does not answer as $what; stop it first"
 	log "$name: starting on $addr (log $STATE/$name.log)"
 	case "$name" in
 	nats) launch nats "$(command -v nats-server || echo /usr/sbin/nats-server)" -a 127.0.0.1 -p 4222 -js -sd "$STATE/nats" ;;
@@ -170,9 +173,12 @@ start_one() {
 wait_for() {
 	local name="$1" deadline=$((SECONDS + WAIT_SECONDS))
 	until answers "$name"; do
-		if [ $SECONDS -ge $deadline ] || ! pid_of "$name" >/dev/null; then
+		local problem=""
+		pid_of "$name" >/dev/null || problem="exited before answering"
+		[ $SECONDS -lt $deadline ] || problem="did not answer within ${WAIT_SECONDS}s"
+		if [ -n "$problem" ]; then
 			tail -n 20 "$STATE/$name.log" >&2 2>/dev/null || true
-			die "$name did not answer on $(addr_of "$name") within ${WAIT_SECONDS}s (log: $STATE/$name.log)"
+			die "$name $problem on $(addr_of "$name") (log: $STATE/$name.log)"
 		fi
 		sleep 0.5
 	done
@@ -225,5 +231,6 @@ install) install ;;
 start) start ;;
 stop) stop ;;
 status) status ;;
-*) die "usage: $0 install|start|stop|status" ;;
+env) print_env ;;
+*) die "usage: $0 install|start|stop|status|env" ;;
 esac

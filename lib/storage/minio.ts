@@ -61,11 +61,10 @@ export class MinioStorage implements Storage {
 				}
 				return new MinioStorage(client, s3, publicBaseUrl);
 			} catch (err) {
-				if (Date.now() + RETRY_DELAY_MS > deadline)
-					throw new Error(
-						`S3 at ${endPoint}:${port} (bucket ${bucket}) was not usable within ${connectTimeoutMs} ms: ${(err as Error).message}`,
-						{ cause: err }
-					);
+				if (Date.now() + RETRY_DELAY_MS > deadline) {
+					const problem = `S3 at ${endPoint}:${port} (bucket ${bucket}) was not usable within ${connectTimeoutMs} ms`;
+					throw new Error(`${problem}: ${(err as Error).message}`, { cause: err });
+				}
 				await sleep(RETRY_DELAY_MS);
 			}
 		}
@@ -73,22 +72,29 @@ export class MinioStorage implements Storage {
 
 	async put(key: string, body: Readable, options: { contentType: string; maxBytes?: number }): Promise<ObjectInfo> {
 		const counter = new ByteCounter(options.maxBytes);
+		const metaData = { "Content-Type": options.contentType };
 		let failure: unknown = null;
-		// Errors of `body` reach `counter` (pipeline destroys it with them).
+		let ended = false;
+		// Errors of `body` reach `counter`: pipeline destroys it with them.
 		pipeline(body, counter).catch(() => {});
 		// minio-js never settles when the stream it reads fails, so it reads one that just
-		// ends at the first failure; the object it then completes is removed below.
+		// ends at the first failure; whatever it stored then is removed below.
 		const upload = Readable.from(
 			(async function* () {
 				try {
 					yield* counter;
+					ended = true;
 				} catch (err) {
 					failure = err;
 				}
 			})()
 		);
 		try {
-			await this.client.putObject(this.s3.bucket, key, upload, undefined, { "Content-Type": options.contentType });
+			await this.client.putObject(this.s3.bucket, key, upload, undefined, metaData).catch(err => {
+				// S3 has no multipart upload without parts: an empty stream becomes an empty object.
+				if (!ended || counter.bytes > 0) throw err;
+				return this.client.putObject(this.s3.bucket, key, Buffer.alloc(0), 0, metaData);
+			});
 		} catch (err) {
 			failure ??= err;
 			body.destroy();

@@ -11,7 +11,14 @@
  */
 import crypto from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type Db, MongoClient, type Collection as MongoCollection, MongoServerError, MongoServerSelectionError } from "mongodb";
+import {
+	type Db,
+	type Document,
+	MongoClient,
+	type Collection as MongoCollection,
+	MongoServerError,
+	MongoServerSelectionError
+} from "mongodb";
 import {
 	type BaseDoc,
 	type Collection,
@@ -30,7 +37,10 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 /** After this long a document lock is taken to belong to a dead process and may be taken over, ms. */
 const LOCK_TTL_MS = 10_000;
 
-type Doc = { _id: Id } & Record<string, unknown>;
+/** A stored document: our own `_id` (never an ObjectId), any other fields. */
+interface Doc extends Document {
+	_id: Id;
+}
 
 interface LockDoc {
 	_id: string;
@@ -106,7 +116,7 @@ class MongoStoreCollection<T extends BaseDoc> implements Collection<T> {
 
 	async insert(doc: T): Promise<T> {
 		try {
-			await this.coll.insertOne(doc as unknown as Doc);
+			await this.coll.insertOne(doc);
 			return doc;
 		} catch (err) {
 			throw this.duplicate(err);
@@ -219,8 +229,7 @@ export class MongoStore implements DocumentStore {
 			return new MongoStore(client, db, atomicUpdates ? null : new DocumentLocks(db.collection<LockDoc>("_locks")));
 		} catch (err) {
 			await client.close().catch(() => {});
-			const problem =
-				err instanceof MongoServerSelectionError ? `did not answer within ${connectTimeoutMs} ms` : "refused the connection";
+			const problem = err instanceof MongoServerSelectionError ? `did not answer within ${connectTimeoutMs} ms` : "could not be used";
 			throw new Error(`MongoDB at ${hostsOf(uri)} ${problem}: ${(err as Error).message}`, { cause: err });
 		}
 	}
