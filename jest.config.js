@@ -1,9 +1,21 @@
-/** Two projects: `unit` needs no external server; `servers` needs the real ones (scripts/servers.sh). */
+/**
+ * `unit`: everything that needs no external server (embedded mode, in-process).
+ * `servers`: the real-server suites, plus the HTTP suites again with every service as its
+ * own process over NATS, FerretDB, Redis and MinIO (test/helpers/system.ts, target cluster).
+ */
 const transform = { "^.+\\.ts$": ["@swc/jest"] };
 const common = { testEnvironment: "node", transform, moduleFileExtensions: ["ts", "js", "json"] };
+/** HTTP suites that need the embedded target (in-process middlewares, their own processes). */
+const EMBEDDED_ONLY = ["call-count", "transcoder"];
 module.exports = {
 	projects: [
 		{ ...common, displayName: "unit", testMatch: ["<rootDir>/test/{unit,http}/**/*.test.ts"] },
-		{ ...common, displayName: "servers", testMatch: ["<rootDir>/test/servers/**/*.test.ts"] }
+		{
+			...common,
+			displayName: "servers",
+			setupFilesAfterEnv: ["<rootDir>/test/helpers/cluster-target.ts"],
+			testMatch: ["<rootDir>/test/servers/**/*.test.ts", "<rootDir>/test/http/**/*.test.ts"],
+			testPathIgnorePatterns: EMBEDDED_ONLY.map(name => `/test/http/${name}\\.test\\.ts$`)
+		}
 	]
 };

@@ -5,8 +5,11 @@
 import type { BrokerOptions } from "moleculer";
 import { type Config, config } from "./lib/config";
 import { HealthMiddleware } from "./lib/health";
+import { loggerOptions } from "./lib/logging";
+import { DomainMetricsMiddleware } from "./lib/metrics";
 import { AuthMiddleware } from "./lib/middlewares";
 import { replCommands } from "./lib/repl";
+import { tracingOptions } from "./lib/tracing";
 
 /** moleculer-repl reads `replCommands` from the broker options; the 0.15 typings omit it. */
 export type AppBrokerOptions = BrokerOptions & { replCommands: typeof replCommands };
@@ -19,10 +22,15 @@ export function brokerOptions(cfg: Config = config()): AppBrokerOptions {
 		transporter: cfg.transporter as BrokerOptions["transporter"],
 		// JSONExt carries Buffers, Dates and stream chunks; plain JSON would corrupt them.
 		serializer: "JSONExt",
-		logger:
-			cfg.mode === "cluster"
-				? { type: "Console", options: { level: cfg.logLevel, formatter: "json", colors: false } }
-				: { type: "Console", options: { level: cfg.logLevel, formatter: "short", colors: true, moduleColors: true } },
+		// JSON lines (Pino) in cluster mode, readable "short" lines embedded; tokens masked in both.
+		logger: loggerOptions(cfg),
+		// Moleculer's Prometheus reporter on METRICS_PORT, with the domain metrics of lib/metrics.ts.
+		metrics:
+			cfg.metricsPort == null
+				? { enabled: false }
+				: { enabled: true, reporter: [{ type: "Prometheus", options: { port: cfg.metricsPort, host: cfg.host, path: "/metrics" } }] },
+		// Jaeger (JAEGER_ENDPOINT) or console spans of every action, tokens and passwords redacted.
+		tracing: tracingOptions(cfg),
 		cacher: cfg.redisUrl
 			? {
 					type: "Redis",
@@ -43,7 +51,7 @@ export function brokerOptions(cfg: Config = config()): AppBrokerOptions {
 		// Lets in-flight requests finish on shutdown (SIGTERM) before services stop.
 		tracking: { enabled: true, shutdownTimeout: cfg.shutdownTimeoutMs },
 		validator: true,
-		middlewares: [AuthMiddleware, HealthMiddleware(cfg.healthPort, cfg.host)],
+		middlewares: [AuthMiddleware, HealthMiddleware(cfg.healthPort, cfg.host), DomainMetricsMiddleware()],
 		replCommands
 	};
 }

@@ -37,6 +37,14 @@ export interface Config {
 	/** Namespace, so several MoleTok installations can share one NATS. */
 	namespace: string;
 	logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
+	/** "json": one JSON object per line (Pino; cluster default); "text": readable lines (embedded default). */
+	logFormat: "json" | "text";
+	/** Where spans go: "jaeger" (JAEGER_ENDPOINT), "console" (printed), or "off". */
+	tracing: "off" | "console" | "jaeger";
+	/** Jaeger collector's HTTP endpoint for thrift batches (…:14268/api/traces); null = none. */
+	jaegerEndpoint: string | null;
+	/** Share of requests traced, 0…1. */
+	tracingSampleRate: number;
 	/** MongoDB connection string; null selects the embedded store. */
 	mongoUri: string | null;
 	/** Prefix of every per-service MongoDB database name (`<prefix>-<service>`). */
@@ -123,6 +131,15 @@ function optionalPort(env: Env, name: string, fallback: number): number | null {
 	return /^off$/i.test(env[name]?.trim() ?? "") ? null : int(env, name, fallback, 0);
 }
 
+/** A number in [0, 1]. */
+function fraction(env: Env, name: string, fallback: number): number {
+	const raw = env[name];
+	if (raw == null || raw.trim() === "") return fallback;
+	const value = Number(raw);
+	if (!Number.isFinite(value) || value < 0 || value > 1) throw new ConfigError(`${name} must be a number from 0 to 1, got "${raw}"`);
+	return value;
+}
+
 function str(env: Env, name: string): string | null {
 	const raw = env[name];
 	return raw == null || raw.trim() === "" ? null : raw.trim();
@@ -172,6 +189,25 @@ export function loadConfig(env: Env = process.env): Config {
 	).replace(/\/+$/, "");
 	if (!/^https?:\/\//.test(publicBaseUrl))
 		throw new ConfigError(`PUBLIC_BASE_URL must be an absolute http(s) URL, got "${publicBaseUrl}"`);
+	const logFormat = (str(env, "LOG_FORMAT") ?? (transporter ? "json" : "text")) as Config["logFormat"];
+	if (!["json", "text"].includes(logFormat)) throw new ConfigError(`LOG_FORMAT must be json or text, got "${logFormat}"`);
+	let jaegerEndpoint = str(env, "JAEGER_ENDPOINT");
+	if (jaegerEndpoint) {
+		let url: URL;
+		try {
+			url = new URL(/^https?:\/\//.test(jaegerEndpoint) ? jaegerEndpoint : `http://${jaegerEndpoint}`);
+		} catch {
+			throw new ConfigError(`JAEGER_ENDPOINT must be a URL like http://jaeger-collector:14268/api/traces, got "${jaegerEndpoint}"`);
+		}
+		// The collector's thrift-over-HTTP path, when only host:port is given.
+		if (url.pathname === "/") url.pathname = "/api/traces";
+		jaegerEndpoint = url.toString();
+	}
+	// Not TRACING / TRACING_*: moleculer-runner copies env variables named like broker options over them.
+	const tracing = (str(env, "TRACE_EXPORTER") ?? (jaegerEndpoint ? "jaeger" : "off")) as Config["tracing"];
+	if (!["off", "console", "jaeger"].includes(tracing)) throw new ConfigError(`TRACE_EXPORTER must be off, console or jaeger, got "${tracing}"`);
+	if (tracing === "jaeger" && !jaegerEndpoint)
+		throw new ConfigError("TRACE_EXPORTER=jaeger needs JAEGER_ENDPOINT (e.g. http://jaeger-collector:14268/api/traces)");
 	const secret = str(env, "JWT_SECRET");
 	if (transporter && !secret)
 		throw new ConfigError("JWT_SECRET is required in cluster mode (TRANSPORTER is set): every replica must share it");
@@ -190,6 +226,10 @@ export function loadConfig(env: Env = process.env): Config {
 		nodeId: str(env, "NODE_ID"),
 		namespace: str(env, "NAMESPACE") ?? "moletok",
 		logLevel,
+		logFormat,
+		tracing,
+		jaegerEndpoint,
+		tracingSampleRate: fraction(env, "TRACE_SAMPLE_RATE", 1),
 		mongoUri: str(env, "MONGO_URI"),
 		mongoDbPrefix: str(env, "MONGO_DB_PREFIX") ?? "moletok",
 		redisUrl: str(env, "REDIS_URL"),

@@ -27,8 +27,9 @@ export class Health {
 	}
 
 	async readiness(): Promise<{ ready: boolean; checks: Record<string, string> }> {
+		const ownServices = this.broker.services.filter(service => !service.name.startsWith("$")).length;
 		const checks: Record<string, string> = {
-			broker: this.draining ? "shutting down" : this.started ? "ok" : "starting"
+			broker: this.draining ? "shutting down" : !this.started ? "starting" : ownServices === 0 ? "no services loaded (check SERVICES)" : "ok"
 		};
 		const transit = (this.broker as unknown as { transit?: { connected: boolean } }).transit;
 		if (transit) checks.transporter = transit.connected ? "ok" : "disconnected";

@@ -8,13 +8,20 @@
 #   scripts/cluster.sh status   which processes run
 #   scripts/cluster.sh env      print the environment the processes run with
 #
-# Env: API_PORT (default 8080), REPLICAS_API / REPLICAS_VIDEOS / REPLICAS_TRANSCODER (2, 2, 1),
-# MOLETOK_STATE (logs and pid files under $MOLETOK_STATE/cluster), JWT_SECRET (generated once
-# into the state directory when unset), LOG_LEVEL (default warn).
+# Every process gets its own HEALTH_PORT ($HEALTH_PORT_BASE + n) and METRICS_PORT
+# ($METRICS_PORT_BASE + n), n = 0, 1, … in start order; `start` writes the metrics endpoints
+# to $DIR/targets.json in Prometheus' file_sd format (labels: node, service, health_port).
+#
+# Env: API_PORT (default 8080), HEALTH_PORT_BASE (3100), METRICS_PORT_BASE (3200),
+# REPLICAS_API / REPLICAS_VIDEOS / REPLICAS_TRANSCODER (2, 2, 1), MOLETOK_STATE (logs and pid
+# files under $MOLETOK_STATE/cluster), MOLETOK_CLUSTER_DIR (that directory itself), JWT_SECRET
+# (generated once into the state directory when unset), LOG_LEVEL (default warn).
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 STATE="${MOLETOK_STATE:-$MOLETOK_CACHE/state}"
-DIR="$STATE/cluster"
+DIR="${MOLETOK_CLUSTER_DIR:-$STATE/cluster}"
 API_PORT="${API_PORT:-8080}"
+HEALTH_PORT_BASE="${HEALTH_PORT_BASE:-3100}"
+METRICS_PORT_BASE="${METRICS_PORT_BASE:-3200}"
 SERVICES=(users videos transcoder favorites comments relations messages api)
 declare -A REPLICAS=([api]="${REPLICAS_API:-2}" [videos]="${REPLICAS_VIDEOS:-2}" [transcoder]="${REPLICAS_TRANSCODER:-1}")
 mkdir -p "$DIR"
@@ -53,21 +60,25 @@ start() {
 	bash "$ROOT/scripts/servers.sh" start >/dev/null
 	stop 2>/dev/null
 	eval "$(cluster_env)"
-	local name i port node_id
+	local name i port node_id n=0 targets=()
 	for name in "${SERVICES[@]}"; do
 		for i in $(seq 1 "${REPLICAS[$name]:-1}"); do
 			node_id="$name-$i"
 			port=$((API_PORT + i - 1))
 			(
 				cd "$ROOT"
-				SERVICES="$name" NODE_ID="$node_id" PORT="$port" \
+				SERVICES="$name" SERVICEDIR=dist/services NODE_ID="$node_id" PORT="$port" \
+					HEALTH_PORT="$((HEALTH_PORT_BASE + n))" METRICS_PORT="$((METRICS_PORT_BASE + n))" \
 					PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-}" \
-					exec node node_modules/moleculer/bin/moleculer-runner.js --config dist/moleculer.config.js dist/services \
+					exec node node_modules/moleculer/bin/moleculer-runner.js --config dist/moleculer.config.js \
 					>"$DIR/$node_id.log" 2>&1
 			) &
 			echo $! >"$DIR/$node_id.pid"
+			targets+=("{\"targets\":[\"127.0.0.1:$((METRICS_PORT_BASE + n))\"],\"labels\":{\"node\":\"$node_id\",\"service\":\"$name\",\"health_port\":\"$((HEALTH_PORT_BASE + n))\"}}")
+			n=$((n + 1))
 		done
 	done
+	(IFS=,; echo "[${targets[*]}]") >"$DIR/targets.json"
 	for i in $(seq 1 "${REPLICAS[api]}"); do
 		port=$((API_PORT + i - 1))
 		for _ in $(seq 1 150); do

@@ -22,8 +22,11 @@ fi
 ensure_deps() {
 	local stamp="$ROOT/node_modules/.moletok-lock"
 	if [ ! -f "$stamp" ] || ! cmp -s "$ROOT/package-lock.json" "$stamp"; then
-		echo "moletok: installing npm dependencies (npm ci)" >&2
-		(cd "$ROOT" && npm ci --loglevel=error >&2)
+		echo "moletok: installing npm dependencies" >&2
+		# `npm install` with the committed lock installs exactly the locked tree and leaves the
+		# lock alone. Not `npm ci`: npm 11 refuses a lock without the other platforms' optional
+		# binaries (@swc/core-darwin-…), which this registry mirror does not serve.
+		(cd "$ROOT" && npm install --no-audit --no-fund --loglevel=error >&2)
 		cp "$ROOT/package-lock.json" "$stamp"
 	fi
 }

@@ -2,7 +2,7 @@
 # The real servers of the `servers` tests and of a local cluster, on loopback:
 #   NATS with JetStream 127.0.0.1:4222, Redis 127.0.0.1:6379, FerretDB 1.24 (MongoDB wire
 #   protocol, SQLite backend) 127.0.0.1:27017, MinIO 127.0.0.1:9000 (console :9001).
-# `install` also installs Prometheus and Helm, which later steps run themselves.
+# `install` also installs Prometheus, Helm and the k8s validator, which tests run themselves.
 #
 #   scripts/servers.sh install   install what is missing (idempotent, cached)
 #   scripts/servers.sh start     install, start what is not already answering, wait for all,
@@ -29,7 +29,6 @@ MINIO_ROOT_USER="${MINIO_ROOT_USER:-moletok}"
 MINIO_ROOT_PASSWORD="${MINIO_ROOT_PASSWORD:-moletok-secret}"
 WAIT_SECONDS="${SERVERS_WAIT_SECONDS:-60}"
 FERRETDB_VERSION=v1.24.2
-HELM_VERSION=v3.16.4
 SERVERS=(nats redis ferretdb minio)
 
 log() { echo "servers: $*" >&2; }
@@ -79,19 +78,13 @@ install_minio() {
 	GOBIN="$BIN" "$(go_cmd MinIO)" install github.com/minio/minio@latest >&2
 }
 
-install_helm() {
-	"$BIN/helm" version --short 2>/dev/null | grep -q "^$HELM_VERSION" && return
-	log "building Helm $HELM_VERSION into $BIN"
-	GOBIN="$BIN" "$(go_cmd Helm)" install -ldflags "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
-		"helm.sh/helm/v3/cmd/helm@$HELM_VERSION" >&2
-}
-
 install() {
 	mkdir -p "$BIN"
 	apt_install nats-server redis-server prometheus
 	install_ferretdb
 	install_minio
-	install_helm
+	# Helm and the offline Kubernetes schema validator, for the chart tests.
+	bash "$(dirname "${BASH_SOURCE[0]}")/deploy-tools.sh" install >&2
 }
 
 # --- probes: each succeeds when the server answers its own protocol -------------------------
@@ -130,6 +123,26 @@ answers() {
 
 # --- running ------------------------------------------------------------------------------
 
+FERRETDB_PG_URL="${FERRETDB_PG_URL:-postgres://postgres@127.0.0.1:5432/ferretdb}"
+
+# FerretDB's backend: the machine's PostgreSQL (started when installed but stopped,
+# installed from Debian when missing), with a `ferretdb` database.
+ensure_postgres() {
+	local psql=(psql -h 127.0.0.1 -U postgres -d postgres -tAc)
+	if ! "${psql[@]}" "select 1" >/dev/null 2>&1; then
+		command -v pg_ctlcluster >/dev/null 2>&1 || apt_install postgresql
+		local version
+		version="$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)"
+		[ -n "$version" ] || die "PostgreSQL is installed but has no cluster in /etc/postgresql"
+		log "postgresql: starting cluster $version/main"
+		pg_ctlcluster --skip-systemctl-redirect "$version" main start >&2 || true
+		for _ in $(seq 1 40); do "${psql[@]}" "select 1" >/dev/null 2>&1 && break; sleep 0.5; done
+		"${psql[@]}" "select 1" >/dev/null 2>&1 ||
+			die "postgresql does not accept 'psql -h 127.0.0.1 -U postgres' (FerretDB needs it; trust auth on loopback)"
+	fi
+	[ "$("${psql[@]}" "select 1 from pg_database where datname = 'ferretdb'")" = 1 ] || "${psql[@]}" "create database ferretdb" >/dev/null
+}
+
 pid_of() {
 	local pid
 	pid="$(cat "$STATE/$1.pid" 2>/dev/null)" || return 1
@@ -160,7 +173,10 @@ start_one() {
 	nats) launch nats "$(command -v nats-server || echo /usr/sbin/nats-server)" -a 127.0.0.1 -p 4222 -js -sd "$STATE/nats" ;;
 	redis) launch redis "$(command -v redis-server || echo /usr/bin/redis-server)" --bind 127.0.0.1 --port 6379 --dir "$STATE/redis" ;;
 	ferretdb)
-		launch ferretdb "$BIN/ferretdb" --handler=sqlite --sqlite-url="file:$STATE/ferretdb/" --state-dir="$STATE/ferretdb" \
+		# The PostgreSQL backend: FerretDB 1.24's SQLite backend panics ("slice bounds out of
+		# range") when several clients create databases and indexes at once, as a cluster does.
+		ensure_postgres
+		launch ferretdb "$BIN/ferretdb" --handler=pg --postgresql-url="$FERRETDB_PG_URL" --state-dir="$STATE/ferretdb" \
 			--listen-addr=127.0.0.1:27017 --telemetry=disable --debug-addr=- --log-level=WARN
 		;;
 	minio)

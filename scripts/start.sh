@@ -5,4 +5,6 @@
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 ensure_build
 cd "$ROOT"
-exec node node_modules/moleculer/bin/moleculer-runner.js --config dist/moleculer.config.js "$@" dist/services
+# SERVICEDIR: where SERVICES=<name,…> (one pod's services) are looked up; unset SERVICES = all.
+export SERVICEDIR="${SERVICEDIR:-dist/services}"
+exec node node_modules/moleculer/bin/moleculer-runner.js --config dist/moleculer.config.js "$@"

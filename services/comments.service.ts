@@ -9,6 +9,7 @@ import { CountsCache } from "../lib/counts-cache";
 import { forbidden, invalidParam, notFound, unauthorized } from "../lib/errors";
 import { type FactsParams, distinctIds, factsParamsSchema } from "../lib/facts";
 import type { AppMeta } from "../lib/meta";
+import { METRIC } from "../lib/metrics";
 import { SensitiveWordFilter } from "../lib/sensitive-words";
 import { defineService } from "../lib/service";
 import type { Collection } from "../lib/store";
@@ -185,6 +186,7 @@ const CommentsService = defineService<CommentsSettings, CommentsMethods, Comment
 			await this.collections.comments.insert(doc);
 			await this.commentCounts.invalidate([videoId]);
 			ctx.emit("comment.added", { commentId: doc._id, videoId, userId });
+			this.broker.metrics.increment(METRIC.COMMENTS, { action: "add" });
 			return { comment: this.toComment(doc, user) };
 		},
 
@@ -199,6 +201,7 @@ const CommentsService = defineService<CommentsSettings, CommentsMethods, Comment
 				throw notFound(`comment ${commentId} does not exist on video ${videoId}`);
 			await this.commentCounts.invalidate([videoId]);
 			ctx.emit("comment.removed", { commentId, videoId, userId });
+			this.broker.metrics.increment(METRIC.COMMENTS, { action: "remove" });
 			return {};
 		},
 

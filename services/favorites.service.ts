@@ -9,6 +9,7 @@ import { CountsCache } from "../lib/counts-cache";
 import { notFound } from "../lib/errors";
 import { type FactsParams, distinctIds, factsParamsSchema } from "../lib/facts";
 import type { AppMeta } from "../lib/meta";
+import { METRIC } from "../lib/metrics";
 import { defineService } from "../lib/service";
 import { type Collection, DuplicateKeyError } from "../lib/store";
 import type { User, Video } from "../lib/wire";
@@ -109,6 +110,7 @@ const FavoritesService = defineService<FavoritesSettings, object, FavoritesThis>
 
 				await Promise.all([this.videoCounts.invalidate([videoId]), this.userCounts.invalidate(distinctIds([userId, authorId]))]);
 				ctx.emit(ctx.params.action_type === LIKE ? "favorite.added" : "favorite.removed", { userId, videoId, authorId });
+				this.broker.metrics.increment(METRIC.LIKES, { action: ctx.params.action_type === LIKE ? "like" : "unlike" });
 				return {};
 			}
 		},

@@ -11,6 +11,7 @@ import { config } from "../lib/config";
 import { invalidParam, notFound } from "../lib/errors";
 import { distinctIds } from "../lib/facts";
 import type { AppMeta } from "../lib/meta";
+import { METRIC } from "../lib/metrics";
 import { SensitiveWordFilter } from "../lib/sensitive-words";
 import { defineService } from "../lib/service";
 import { type Collection, DuplicateKeyError } from "../lib/store";
@@ -136,6 +137,7 @@ const MessagesService = defineService<MessagesSettings, MessagesMethods, Message
 					return this.collections.messages.insert({ _id, conversation, fromUserId, toUserId, content, createTime });
 				});
 				ctx.emit("message.sent", { messageId: doc._id, fromUserId, toUserId, createTime: doc.createTime });
+				this.broker.metrics.increment(METRIC.MESSAGES);
 				return {};
 			}
 		},

@@ -15,6 +15,7 @@ import type { Context, Service } from "moleculer";
 import { config } from "../lib/config";
 import { Ffmpeg, NotAVideoError, isFaststart, isMp4Family, resolveBinaries } from "../lib/ffmpeg";
 import { notFound } from "../lib/errors";
+import { METRIC } from "../lib/metrics";
 import { defineService } from "../lib/service";
 import { newKey } from "../lib/storage";
 import { type Collection, DuplicateKeyError } from "../lib/store";
@@ -129,7 +130,9 @@ const TranscoderService = defineService<object, TranscoderMethods, TranscoderThi
 			try {
 				// A job whose workers kept dying (lease expired every time) ends here.
 				if (job.attempts > config().transcode.maxAttempts) throw new Error(job.lastError ?? "the worker stopped before it finished");
+				const started = performance.now();
 				await this.transcode(job);
+				this.broker.metrics.observe(METRIC.TRANSCODE_SECONDS, (performance.now() - started) / 1000);
 				await this.collections.jobs.updateOne(
 					{ _id: job._id, owner: this.broker.nodeID },
 					{ $set: { status: "done", lastError: null, updatedAt: Date.now() } }
@@ -173,6 +176,7 @@ const TranscoderService = defineService<object, TranscoderMethods, TranscoderThi
 			const final = error instanceof NotAVideoError || job.attempts >= maxAttempts;
 			const reason = error instanceof NotAVideoError ? error.message : `transcoding failed after ${job.attempts} attempt(s): ${error.message}`;
 			this.logger.warn(`job ${job._id} attempt ${job.attempts} failed${final ? " (final)" : ""}: ${error.message}`);
+			this.broker.metrics.increment(METRIC.TRANSCODE_FAILURES, { final: String(final) });
 			if (final) {
 				await this.broker.call("videos.markFailed", { id: job._id, reason });
 				await this.collections.jobs.updateOne(

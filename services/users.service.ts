@@ -10,6 +10,7 @@ import { config } from "../lib/config";
 import { conflict, notFound, unauthorized } from "../lib/errors";
 import { distinctIds, gatherFacts } from "../lib/facts";
 import type { AppMeta } from "../lib/meta";
+import { METRIC } from "../lib/metrics";
 import { type Collection, DuplicateKeyError } from "../lib/store";
 import { defineService } from "../lib/service";
 import type { User } from "../lib/wire";
@@ -102,6 +103,7 @@ const UsersService = defineService<UsersSettings, UsersMethods, UsersThis>({
 				const { username, password } = ctx.params;
 				const doc = await this.collections.users.findOne({ name: username });
 				const matches = await bcrypt.compare(password, doc?.passwordHash ?? DUMMY_HASH);
+				this.broker.metrics.increment(METRIC.LOGINS, { outcome: doc && matches ? "ok" : "failed" });
 				if (!doc || !matches) throw unauthorized("wrong username or password");
 				return { user_id: doc._id, token: tokenSigner(config()).sign(doc._id) };
 			}

@@ -10,6 +10,7 @@ import { CountsCache } from "../lib/counts-cache";
 import { invalidParam, notFound, tooLarge } from "../lib/errors";
 import { type FactsParams, distinctIds, factsParamsSchema, gatherFacts } from "../lib/facts";
 import type { AppMeta } from "../lib/meta";
+import { METRIC, countOutcomes } from "../lib/metrics";
 import { defineService } from "../lib/service";
 import { newKey } from "../lib/storage";
 import type { Collection } from "../lib/store";
@@ -101,6 +102,7 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 		/** Stores the streamed file as a pending video and queues its transcode. Params: title; ctx.stream. Returns { video_id }. */
 		publish: {
 			auth: "required",
+			hooks: countOutcomes(METRIC.UPLOADS),
 			params: {
 				title: {
 					type: "string",

@@ -36,6 +36,8 @@ import {
 const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 /** After this long a document lock is taken to belong to a dead process and may be taken over, ms. */
 const LOCK_TTL_MS = 10_000;
+/** MongoDB's error code for "collection already exists". */
+const NAMESPACE_EXISTS = 48;
 
 /** A stored document: our own `_id` (never an ObjectId), any other fields. */
 interface Doc extends Document {
@@ -50,8 +52,9 @@ interface LockDoc {
 
 function isDuplicateKey(err: unknown): boolean {
 	if (!(err instanceof MongoServerError)) return false;
-	// FerretDB 1.x reports a unique index refusing an update as an InternalError.
-	return err.code === 11000 || /UNIQUE constraint failed/.test(err.message);
+	// FerretDB 1.x reports a unique violation on update as code 1 with the backend's text
+	// (SQLite: "UNIQUE constraint failed"; PostgreSQL: "duplicate key value violates unique constraint").
+	return err.code === 11000 || /UNIQUE constraint failed|duplicate key value violates unique constraint/.test(err.message);
 }
 
 /** The hosts of a connection string, without credentials or options. */
@@ -201,6 +204,29 @@ class MongoStoreCollection<T extends BaseDoc> implements Collection<T> {
 	}
 }
 
+/**
+ * Creates a collection and the indexes it lacks, at start, so that no request ever creates
+ * one implicitly. Only missing indexes are created: FerretDB 1.24 panics (and drops the
+ * connection) on a createIndexes that repeats existing ones, and it corrupts a collection
+ * two clients create at the same moment, so a local cluster starts the first replica of
+ * a service before the others.
+ */
+async function ensureCollection(db: Db, name: string, indexes: IndexSpec[]): Promise<MongoCollection<Doc>> {
+	if (!(await db.listCollections({ name }, { nameOnly: true }).hasNext()))
+		await db.createCollection(name).catch(err => {
+			if ((err as { code?: number }).code !== NAMESPACE_EXISTS) throw err;
+		});
+	const coll = db.collection<Doc>(name);
+	const keyOf = (fields: string[]) => fields.join(",");
+	const existing = new Set((await coll.listIndexes().toArray()).map(index => keyOf(Object.keys(index.key))));
+	const missing = indexes.filter(index => !existing.has(keyOf(index.fields)));
+	if (missing.length > 0)
+		await coll.createIndexes(
+			missing.map(index => ({ key: Object.fromEntries(index.fields.map(field => [field, 1 as const])), unique: index.unique ?? false }))
+		);
+	return coll;
+}
+
 export class MongoStore implements DocumentStore {
 	private sequences: MongoStoreCollection<{ _id: string; value: number }> | null = null;
 
@@ -226,6 +252,8 @@ export class MongoStore implements DocumentStore {
 			const db = client.db(dbName);
 			const { ferretdbVersion } = await db.command({ buildInfo: 1 });
 			const atomicUpdates = !(typeof ferretdbVersion === "string" && ferretdbVersion.startsWith("v1."));
+			await ensureCollection(db, "_sequences", []);
+			if (!atomicUpdates) await ensureCollection(db, "_locks", []);
 			return new MongoStore(client, db, atomicUpdates ? null : new DocumentLocks(db.collection<LockDoc>("_locks")));
 		} catch (err) {
 			await client.close().catch(() => {});
@@ -235,14 +263,7 @@ export class MongoStore implements DocumentStore {
 	}
 
 	async collection<T extends BaseDoc>(name: string, indexes: IndexSpec[] = []): Promise<Collection<T>> {
-		const coll = this.db.collection<Doc>(name);
-		if (indexes.length > 0)
-			await coll.createIndexes(
-				indexes.map(index => ({
-					key: Object.fromEntries(index.fields.map(field => [field, 1 as const])),
-					unique: index.unique ?? false
-				}))
-			);
+		const coll = await ensureCollection(this.db, name, indexes);
 		return new MongoStoreCollection<T>(name, coll, this.locks);
 	}
 

@@ -5,7 +5,7 @@
  */
 import type { ActionSchema, Context } from "moleculer";
 import { Client } from "../helpers/client";
-import { type System, startSystem } from "../helpers/system";
+import { type System, TARGET, startSystem } from "../helpers/system";
 
 interface WireUser {
 	id: number;
@@ -42,7 +42,8 @@ let dave: Account;
 const events: { name: string; params: { followerId: number; followeeId: number } }[] = [];
 
 beforeAll(async () => {
-	system = await startSystem({ middlewares: [CallCounter] });
+	// The call counter sees the calls of this process: embedded only.
+	system = await startSystem(TARGET === "embedded" ? { middlewares: [CallCounter] } : {});
 	client = new Client(system.url);
 	system.broker.createService({
 		name: "relationEventSpy",
@@ -317,13 +318,14 @@ describe("friend list", () => {
 		expect(list[1]).toMatchObject({ message: "hi gina", msgType: 0 });
 	});
 
-	test("one users.getMany and one messages.lastWith per list, however many friends", async () => {
-		callCounts.clear();
-		await friends(gina);
-		expect(callCounts.get("users.getMany")).toBe(1);
-		expect(callCounts.get("messages.lastWith")).toBe(1);
-		expect(callCounts.get("relations.friendList")).toBe(1);
-	});
+	if (TARGET === "embedded")
+		test("one users.getMany and one messages.lastWith per list, however many friends", async () => {
+			callCounts.clear();
+			await friends(gina);
+			expect(callCounts.get("users.getMany")).toBe(1);
+			expect(callCounts.get("messages.lastWith")).toBe(1);
+			expect(callCounts.get("relations.friendList")).toBe(1);
+		});
 
 	test("unfollowing from either side ends the friendship for both; following back restores it", async () => {
 		await unfollow(hugo, gina);

@@ -62,13 +62,14 @@ describe("a process killed in the middle of a job", () => {
 		// The built system (npm test builds first), as its own process group so the hanging ffmpeg dies with it.
 		child = spawn(
 			process.execPath,
-			[path.join(ROOT, "node_modules/moleculer/bin/moleculer-runner.js"), "--config", "dist/moleculer.config.js", "dist/services"],
+			[path.join(ROOT, "node_modules/moleculer/bin/moleculer-runner.js"), "--config", "dist/moleculer.config.js"],
 			{
 				cwd: ROOT,
 				detached: true,
 				stdio: "ignore",
 				env: {
 					...process.env,
+					SERVICEDIR: "dist/services",
 					PORT: String(port),
 					HOST: "127.0.0.1",
 					DATA_DIR: dataDir,

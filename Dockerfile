@@ -1,0 +1,59 @@
+# syntax=docker/dockerfile:1
+# MoleTok: one image for every service. SERVICES=<name> selects what a container runs (the
+# Helm chart starts one Deployment per service); unset, every service runs in one process
+# (embedded mode, data under /app/data):
+#
+#   docker build -t moletok:0.1.0 .
+#   docker run --rm -p 8080:8080 moletok:0.1.0
+#
+# test/servers/deploy.test.ts replays this file's COPY and RUN steps without Docker and
+# starts the CMD, so keep to the instructions it understands (it fails on any other).
+
+ARG NODE_IMAGE=node:24-bookworm-slim
+
+# --- build: TypeScript to dist/ ------------------------------------------------------------
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# `npm install` with the committed lock installs exactly the locked tree. Not `npm ci` yet:
+# npm >= 11.6 refuses this lock, which lacks the other platforms' optional binaries
+# (@swc/core-darwin-…) because the registry mirror it was made with does not serve them
+# (scripts/env.sh does the same). Once the lock is regenerated against the public
+# registry, `npm ci` here and below is the better choice: it fails on a stale lock.
+RUN --mount=type=cache,target=/root/.npm npm install --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json moleculer.config.ts ./
+COPY lib ./lib
+COPY mixins ./mixins
+COPY services ./services
+RUN npx tsc -p tsconfig.build.json
+
+# --- runtime ---------------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS runtime
+# Debian's ffmpeg and ffprobe: the transcoder uses the binaries on PATH first.
+RUN apt-get update \
+	&& apt-get install -y --no-install-recommends ffmpeg \
+	&& rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+# moleculer-runner resolves SERVICES=<name> in SERVICEDIR (not in its path argument); with
+# SERVICES unset it loads every service of SERVICEDIR.
+ENV NODE_ENV=production SERVICEDIR=dist/services
+COPY package.json package-lock.json ./
+# Production dependencies only. Most of their size (about 140 MB) is the static ffmpeg and
+# ffprobe of @ffmpeg-installer/@ffprobe-installer, the fallback that lets embedded mode run
+# without a system ffmpeg; in this image the Debian ones above are used instead. They stay
+# because they are regular dependencies (one lock file, one install); making them optional
+# dependencies would let the image skip them with --omit=optional.
+RUN --mount=type=cache,target=/root/.npm npm install --omit=dev --no-audit --no-fund
+COPY --from=build /app/dist ./dist
+# Read at run time from the root's config/ (SENSITIVE_WORDS_FILE).
+COPY config ./config
+# Embedded mode writes its store, JWT secret and media under ./data.
+RUN mkdir -p data && chown 1000:1000 data
+# The image's `node` user, numeric so Kubernetes' runAsNonRoot can verify it.
+USER 1000:1000
+# API (api only), /live + /ready, Prometheus /metrics.
+EXPOSE 8080 3001 3030
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.HEALTH_PORT || 3001) + '/live').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# Node is PID 1 (exec form: no npm, no shell), so SIGTERM reaches moleculer-runner, which
+# stops the broker gracefully (readiness fails first, then requests drain).
+CMD ["node", "node_modules/moleculer/bin/moleculer-runner.js", "--config", "dist/moleculer.config.js", "dist/services"]

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The suites that need real servers: starts NATS, Redis, FerretDB and MinIO on loopback
+# (installing them once, cached), then runs the `servers` jest project: the store and
+# storage contracts on FerretDB and MinIO, and the whole HTTP API against MoleTok running
+# as a cluster (one process per service over NATS). A missing server fails, never skips.
+# Extra arguments go to jest.
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+ensure_build
+eval "$(bash "$ROOT/scripts/servers.sh" start)"
+cd "$ROOT"
+exec node node_modules/jest/bin/jest.js "$@" --selectProjects servers --runInBand
