@@ -55,28 +55,50 @@ stop() {
 	log "stopped"
 }
 
+launch() {
+	local name="$1" i="$2" n="$3" node_id="$1-$2"
+	(
+		cd "$ROOT"
+		SERVICES="$name" SERVICEDIR=dist/services NODE_ID="$node_id" PORT="$((API_PORT + i - 1))" \
+			HEALTH_PORT="$((HEALTH_PORT_BASE + n))" METRICS_PORT="$((METRICS_PORT_BASE + n))" \
+			PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-}" \
+			exec node node_modules/moleculer/bin/moleculer-runner.js --config dist/moleculer.config.js \
+			>"$DIR/$node_id.log" 2>&1
+	) &
+	echo $! >"$DIR/$node_id.pid"
+}
+
+wait_ready() {
+	local node_id="$1" port="$2"
+	for _ in $(seq 1 300); do
+		curl -fsS -o /dev/null "http://127.0.0.1:$port/ready" 2>/dev/null && return
+		kill -0 "$(cat "$DIR/$node_id.pid")" 2>/dev/null || break
+		sleep 0.2
+	done
+	log "$node_id is not ready (health port $port); its log:"
+	tail -n 20 "$DIR/$node_id.log" >&2
+	exit 1
+}
+
 start() {
 	ensure_build
 	bash "$ROOT/scripts/servers.sh" start >/dev/null
 	stop 2>/dev/null
 	eval "$(cluster_env)"
-	local name i port node_id n=0 targets=()
-	for name in "${SERVICES[@]}"; do
-		for i in $(seq 1 "${REPLICAS[$name]:-1}"); do
-			node_id="$name-$i"
-			port=$((API_PORT + i - 1))
-			(
-				cd "$ROOT"
-				SERVICES="$name" SERVICEDIR=dist/services NODE_ID="$node_id" PORT="$port" \
-					HEALTH_PORT="$((HEALTH_PORT_BASE + n))" METRICS_PORT="$((METRICS_PORT_BASE + n))" \
-					PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-}" \
-					exec node node_modules/moleculer/bin/moleculer-runner.js --config dist/moleculer.config.js \
-					>"$DIR/$node_id.log" 2>&1
-			) &
-			echo $! >"$DIR/$node_id.pid"
-			targets+=("{\"targets\":[\"127.0.0.1:$((METRICS_PORT_BASE + n))\"],\"labels\":{\"node\":\"$node_id\",\"service\":\"$name\",\"health_port\":\"$((HEALTH_PORT_BASE + n))\"}}")
+	local name i port n=0 round max=1 targets=() launched=()
+	for name in "${SERVICES[@]}"; do [ "${REPLICAS[$name]:-1}" -gt "$max" ] && max="${REPLICAS[$name]}"; done
+	# One round per replica index, each round ready before the next: the first replicas
+	# create the databases (FerretDB 1.x breaks a collection two clients create at once).
+	for round in $(seq 1 "$max"); do
+		launched=()
+		for name in "${SERVICES[@]}"; do
+			[ "${REPLICAS[$name]:-1}" -ge "$round" ] || continue
+			launch "$name" "$round" "$n"
+			launched+=("$name-$round:$((HEALTH_PORT_BASE + n))")
+			targets+=("{\"targets\":[\"127.0.0.1:$((METRICS_PORT_BASE + n))\"],\"labels\":{\"node\":\"$name-$round\",\"service\":\"$name\",\"health_port\":\"$((HEALTH_PORT_BASE + n))\"}}")
 			n=$((n + 1))
 		done
+		for i in "${launched[@]}"; do wait_ready "${i%%:*}" "${i##*:}"; done
 	done
 	(IFS=,; echo "[${targets[*]}]") >"$DIR/targets.json"
 	for i in $(seq 1 "${REPLICAS[api]}"); do
@@ -86,7 +108,7 @@ start() {
 			sleep 0.2
 		done
 		curl -fsS "http://127.0.0.1:$port/douyin/feed/" 2>/dev/null | grep -q '"status_code":0' ||
-			{ log "api-$i on :$port did not come up; logs in $DIR"; tail -n 20 "$DIR"/*.log >&2; exit 1; }
+			{ log "api-$i on :$port does not answer; logs in $DIR"; exit 1; }
 	done
 	log "up: API on http://127.0.0.1:$API_PORT (and :$((API_PORT + 1))), logs in $DIR"
 }

@@ -37,7 +37,17 @@ export interface System {
 	dataDir: string;
 	/** The keys of every stored media object (local directory or bucket). */
 	objectKeys(): Promise<string[]>;
+	/** Cluster: the processes, by node id (`<service>-<replica>-<namespace>`). */
+	processes: Map<string, ClusterProcess>;
 	stop(options?: { keepData?: boolean }): Promise<void>;
+}
+
+export interface ClusterProcess {
+	child: ChildProcess;
+	/** http://127.0.0.1:<health port> */
+	healthUrl: string;
+	/** api processes: http://127.0.0.1:<port> */
+	url?: string;
 }
 
 export interface SystemOptions {
@@ -49,6 +59,10 @@ export interface SystemOptions {
 	middlewares?: unknown[];
 	/** Extra service schemas (stubs) started with the system (cluster: on the client node). */
 	extraServices?: object[];
+	/** Cluster: replicas per service (default: api and videos 2, others 1). */
+	replicas?: Record<string, number>;
+	/** Cluster: extra environment of one process. */
+	processEnv?: (service: string, replica: number) => Record<string, string>;
 }
 
 /** A TCP port nobody listens on right now. */
@@ -125,6 +139,7 @@ async function startEmbedded(options: SystemOptions): Promise<System> {
 		healthUrl: `http://127.0.0.1:${healthPort}`,
 		dataDir,
 		objectKeys: async () => walk(path.join(dataDir, "media")),
+		processes: new Map(),
 		async stop(stopOptions = {}) {
 			await broker.stop();
 			if (!stopOptions.keepData && !options.dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
@@ -167,7 +182,7 @@ async function startCluster(options: SystemOptions): Promise<System> {
 		...options.env
 	};
 	const logDir = fs.mkdtempSync(path.join(os.tmpdir(), `moletok-cluster-${id}-`));
-	const children: { name: string; child: ChildProcess; healthPort: number; log: string }[] = [];
+	const children: { name: string; child: ChildProcess; healthPort: number; port: number; log: string }[] = [];
 	const apiPorts: number[] = [];
 
 	const stopChildren = async () => {
@@ -197,9 +212,10 @@ async function startCluster(options: SystemOptions): Promise<System> {
 	try {
 		// First replicas first: they create the databases (FerretDB 1.x breaks a collection
 		// two clients create at once), then the other replicas join.
-		for (let replica = 1; replica <= Math.max(...Object.values(REPLICAS)); replica++) {
+		const replicas = { ...REPLICAS, ...options.replicas };
+		for (let replica = 1; replica <= Math.max(...Object.values(replicas)); replica++) {
 			const from = children.length;
-			for (const name of (options.services ?? ALL_SERVICES).filter(name => replica <= (REPLICAS[name] ?? 1))) {
+			for (const name of (options.services ?? ALL_SERVICES).filter(name => replica <= (replicas[name] ?? 1))) {
 				const healthPort = await freePort();
 				const port = name === "api" ? await freePort() : 0;
 				if (name === "api") apiPorts.push(port);
@@ -212,11 +228,20 @@ async function startCluster(options: SystemOptions): Promise<System> {
 					{
 						cwd: ROOT,
 						stdio: ["ignore", out, out],
-						env: { ...process.env, ...shared, SERVICES: name, SERVICEDIR: "dist/services", NODE_ID: nodeId, HEALTH_PORT: String(healthPort), PORT: String(port || 8080) }
+						env: {
+							...process.env,
+							...shared,
+							...options.processEnv?.(name, replica),
+							SERVICES: name,
+							SERVICEDIR: "dist/services",
+							NODE_ID: nodeId,
+							HEALTH_PORT: String(healthPort),
+							PORT: String(port || 8080)
+						}
 					}
 				);
 				fs.closeSync(out);
-				children.push({ name: nodeId, child, healthPort, log });
+				children.push({ name: nodeId, child, healthPort, port, log });
 			}
 			await waitReady(from);
 		}
@@ -258,6 +283,12 @@ async function startCluster(options: SystemOptions): Promise<System> {
 		urls,
 		healthUrl: `http://127.0.0.1:${children.find(c => c.name.startsWith("api-"))?.healthPort}`,
 		dataDir: logDir,
+		processes: new Map(
+			children.map(({ name, child, healthPort, port }) => [
+				name,
+				{ child, healthUrl: `http://127.0.0.1:${healthPort}`, url: port ? `http://127.0.0.1:${port}` : undefined }
+			])
+		),
 		async objectKeys() {
 			const { Client } = require("minio") as typeof import("minio");
 			const endpoint = new URL(s3Base);

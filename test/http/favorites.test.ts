@@ -39,16 +39,17 @@ let v2: number;
 const events: { name: string; payload: unknown }[] = [];
 
 beforeAll(async () => {
-	system = await startSystem();
-	client = new Client(system.url);
-	system.broker.createService({
+	// Listens to the events the services emit (on every node, so cluster mode too).
+	const spy = {
 		name: "favoritesSpy",
 		events: {
 			"favorite.*"(ctx: Context) {
 				events.push({ name: ctx.eventName!, payload: ctx.params });
 			}
 		}
-	});
+	};
+	system = await startSystem({ extraServices: [spy] });
+	client = new Client(system.url);
 	[alice, bob, carol] = await Promise.all([client.register(), client.register(), client.register()]);
 	v1 = await publishVideo(client, system.broker, alice.token, "first");
 	v2 = await publishVideo(client, system.broker, alice.token, "second");

@@ -26,17 +26,17 @@ let carol: Account;
 const sentEvents: { messageId: number; fromUserId: number; toUserId: number }[] = [];
 
 beforeAll(async () => {
-	system = await startSystem({ env: { MAX_MESSAGE_CHARS: String(MAX_CHARS) } });
-	client = new Client(system.url);
-	system.broker.createService({
+	// Listens to the events the services emit (on every node, so cluster mode too).
+	const spy = {
 		name: "messageEventSpy",
 		events: {
 			"message.sent"(ctx: Context<{ messageId: number; fromUserId: number; toUserId: number }>) {
 				sentEvents.push(ctx.params);
 			}
 		}
-	});
-	await system.broker.waitForServices(["messageEventSpy"]);
+	};
+	system = await startSystem({ env: { MAX_MESSAGE_CHARS: String(MAX_CHARS) }, extraServices: [spy] });
+	client = new Client(system.url);
 	alice = await client.register();
 	bob = await client.register();
 	carol = await client.register();

@@ -43,16 +43,17 @@ const events: { name: string; params: { followerId: number; followeeId: number }
 
 beforeAll(async () => {
 	// The call counter sees the calls of this process: embedded only.
-	system = await startSystem(TARGET === "embedded" ? { middlewares: [CallCounter] } : {});
-	client = new Client(system.url);
-	system.broker.createService({
+	// Listens to the events the services emit (on every node, so cluster mode too).
+	const spy = {
 		name: "relationEventSpy",
 		events: {
 			"relation.*"(ctx: Context<{ followerId: number; followeeId: number }>) {
 				events.push({ name: ctx.eventName!, params: ctx.params });
 			}
 		}
-	});
+	};
+	system = await startSystem({ ...(TARGET === "embedded" ? { middlewares: [CallCounter] } : {}), extraServices: [spy] });
+	client = new Client(system.url);
 	await system.broker.waitForServices(["relationEventSpy"]);
 	alice = await client.register();
 	bob = await client.register();

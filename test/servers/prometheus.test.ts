@@ -104,10 +104,7 @@ beforeAll(async () => {
 		S3_BUCKET: id,
 		PUBLIC_BASE_URL: `${process.env.S3_ENDPOINT!.replace(/\/+$/, "")}/${id}`,
 		TRANSCODE_POLL_MS: "200",
-		LOG_LEVEL: "warn",
-		// Two replicas creating the collections of a fresh database at once crash FerretDB 1.24
-		// ("slice bounds out of range" after NamespaceExists); this test's databases are always fresh.
-		REPLICAS_VIDEOS: "1"
+		LOG_LEVEL: "warn"
 	};
 	await run("bash", [path.join(ROOT, "scripts/cluster.sh"), "start"], { cwd: ROOT, env: clusterEnv, timeout: 180000 });
 	client = new Client(`http://127.0.0.1:${base}`);
@@ -174,7 +171,7 @@ afterAll(async () => {
 
 it("scrapes /metrics of every process of the cluster", async () => {
 	expect(targets.map(group => group.labels.node).sort()).toEqual(
-		["api-1", "api-2", "comments-1", "favorites-1", "messages-1", "relations-1", "transcoder-1", "users-1", "videos-1"].sort()
+		["api-1", "api-2", "comments-1", "favorites-1", "messages-1", "relations-1", "transcoder-1", "users-1", "videos-1", "videos-2"].sort()
 	);
 	expect(new Set(targets.map(group => group.targets[0])).size).toBe(targets.length);
 	const up = await until("every target up", async () => {
