@@ -6,7 +6,7 @@
 const transform = { "^.+\\.ts$": ["@swc/jest"] };
 const common = { testEnvironment: "node", transform, moduleFileExtensions: ["ts", "js", "json"] };
 /** HTTP suites that need the embedded target (in-process middlewares, their own processes). */
-const EMBEDDED_ONLY = ["call-count", "transcoder"];
+const EMBEDDED_ONLY = ["call-count", "transcoder", "errors"];
 module.exports = {
 	projects: [
 		{ ...common, displayName: "unit", testMatch: ["<rootDir>/test/{unit,http}/**/*.test.ts"] },

@@ -11,10 +11,7 @@ import { AuthMiddleware } from "./lib/middlewares";
 import { replCommands } from "./lib/repl";
 import { tracingOptions } from "./lib/tracing";
 
-/** moleculer-repl reads `replCommands` from the broker options; the 0.15 typings omit it. */
-export type AppBrokerOptions = BrokerOptions & { replCommands: typeof replCommands };
-
-export function brokerOptions(cfg: Config = config()): AppBrokerOptions {
+export function brokerOptions(cfg: Config = config()): BrokerOptions {
 	return {
 		namespace: cfg.namespace,
 		nodeID: cfg.nodeId ?? undefined,
@@ -52,7 +49,9 @@ export function brokerOptions(cfg: Config = config()): AppBrokerOptions {
 		tracking: { enabled: true, shutdownTimeout: cfg.shutdownTimeoutMs },
 		validator: true,
 		middlewares: [AuthMiddleware, HealthMiddleware(cfg.healthPort, cfg.host), DomainMetricsMiddleware()],
-		replCommands
+		// The developer commands of `npm run repl` (lib/repl.ts). The 0.15 typings give their
+		// `action` a string[]; moleculer-repl passes the parsed arguments object.
+		replOptions: { customCommands: replCommands as unknown as NonNullable<BrokerOptions["replOptions"]>["customCommands"] }
 	};
 }
 

@@ -59,7 +59,8 @@ function runOnce(spec: LoadSpec, durationS: number, onAnswer?: (status: number, 
 	return new Promise<autocannon.Result>((resolve, reject) => {
 		const instance = autocannon(
 			{
-				url: spec.bases,
+				// autocannon spreads connections over several URLs; its typings only know one.
+				url: spec.bases as unknown as string,
 				connections: spec.connections,
 				duration: durationS,
 				timeout: 10,

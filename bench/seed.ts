@@ -31,7 +31,7 @@ export interface Seeded {
 type Params = Record<string, string | number>;
 
 async function call(base: string, method: "GET" | "POST", endpoint: string, params: Params, body?: FormData): Promise<Envelope> {
-	const query = new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)])).toString();
+	const query = new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)] as [string, string])).toString();
 	const res = await fetch(`${base}/douyin${endpoint}${query ? `?${query}` : ""}`, { method, body, signal: AbortSignal.timeout(30000) });
 	const text = await res.text();
 	if (res.status !== 200) throw new Error(`${method} ${endpoint}: HTTP ${res.status}: ${text.slice(0, 200)}`);

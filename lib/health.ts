@@ -53,16 +53,14 @@ export class Health {
 	}
 }
 
-const registry = new WeakMap<ServiceBroker, Health>();
+/** Kept on the broker itself (a registered symbol), so every copy of this module finds it. */
+const HEALTH = Symbol.for("moletok.health");
 
 /** The health of this broker's process (created on first use). */
 export function healthOf(broker: ServiceBroker): Health {
-	let health = registry.get(broker);
-	if (!health) {
-		health = new Health(broker);
-		registry.set(broker, health);
-	}
-	return health;
+	const holder = broker as ServiceBroker & { [HEALTH]?: Health };
+	holder[HEALTH] ??= new Health(broker);
+	return holder[HEALTH];
 }
 
 /** The broker middleware that serves /live and /ready on `port` (null: no endpoint). */

@@ -4,12 +4,12 @@
  */
 import type { ServiceBroker } from "moleculer";
 
-interface ReplArgs {
+export interface ReplArgs {
 	options: Record<string, string | boolean | undefined>;
 	[name: string]: unknown;
 }
 
-interface ReplCommand {
+export interface ReplCommand {
 	command: string;
 	description: string;
 	alias?: string[];

@@ -19,9 +19,11 @@ type Req = IncomingMessage & {
 	$action?: { auth?: "required" | "optional" };
 	$params: Record<string, unknown>;
 	$ctx: Context<unknown, AppMeta>;
+	originalUrl?: string;
 };
 
 interface ApiMethods {
+	errorHandler(req: Req, res: ServerResponse, err: Error): void;
 	resolveUser(ctx: Context<unknown, AppMeta>, token: unknown, mode: "required" | "optional" | undefined): void;
 	authenticate(ctx: Context<unknown, AppMeta>, route: unknown, req: Req): Promise<null>;
 }
@@ -89,7 +91,13 @@ const ApiService: ServiceSchema<Record<string, unknown>, ApiMethods, ApiThis> = 
 		],
 		onError(this: ApiThis, req: Req, res: ServerResponse, err: Error) {
 			const envelope = envelopeOf(err, req);
-			if (envelope.status_code >= 500) this.logger.error("request failed", req.method, req.url?.replace(/token=[^&]*/g, "token=***"), err);
+			// The one log line of a failed request: server-side failures only, with the request
+			// id (X-Request-ID / X-Correlation-ID) and the token redacted.
+			if (envelope.status_code >= 500)
+				this.logger.error(
+					`request ${req.$ctx?.requestID ?? "-"} failed: ${req.method} ${(req.originalUrl ?? req.url ?? "").replace(/token=[^&]*/g, "token=***")}`,
+					err
+				);
 			if (res.headersSent) {
 				res.destroy();
 				return;
@@ -101,6 +109,11 @@ const ApiService: ServiceSchema<Record<string, unknown>, ApiMethods, ApiThis> = 
 	},
 
 	methods: {
+		/** moleculer-web's own handler logs 5xx errors too; onError above is the one place. */
+		errorHandler(this: ApiThis, req: Req, res: ServerResponse, err: Error) {
+			this.sendError(req, res, err);
+		},
+
 		/**
 		 * Reads the request's token into ctx.meta.userId according to the action's `auth`:
 		 * "required" refuses a missing, expired or forged token; "optional" treats a bad

@@ -72,7 +72,7 @@ describe("transcoder replicas", () => {
 		system = await startSystem({
 			replicas: { transcoder: 2 },
 			env: { TRANSCODE_LEASE_MS: "2000" },
-			processEnv: service =>
+			processEnv: (service): Record<string, string> =>
 				service === "transcoder"
 					? {
 							FFMPEG_PATH: path.join(BIN, "ffmpeg-hangs-once"),
@@ -159,7 +159,7 @@ describe("graceful shutdown under load", () => {
 				const path = i % 3 === 2 ? "/favorite/action/" : "/feed/";
 				const params = i % 3 === 2 ? { token: viewer.token, video_id: videoId, action_type: (i % 2) + 1 } : { token: viewer.token };
 				try {
-					const res = await fetch(`${base}/douyin${path}?${new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)]))}`, {
+					const res = await fetch(`${base}/douyin${path}?${new URLSearchParams(Object.entries(params).map(([k, v]): [string, string] => [k, String(v)]))}`, {
 						method: path === "/feed/" ? "GET" : "POST"
 					});
 					const body = (await res.json()) as { status_code: number; status_msg?: string };
