@@ -11,6 +11,7 @@ import { type FactsParams, distinctIds, factsParamsSchema } from "../lib/facts";
 import type { AppMeta } from "../lib/meta";
 import { METRIC } from "../lib/metrics";
 import { SensitiveWordFilter } from "../lib/sensitive-words";
+import { actionType, optionalWireId, wireId } from "../lib/params";
 import { defineService } from "../lib/service";
 import type { Collection } from "../lib/store";
 import type { Comment, User, Video } from "../lib/wire";
@@ -70,7 +71,6 @@ const cfg = config();
  */
 const COMMENT_CHARS = cfg.limits.commentChars;
 
-const actionTypeMessage = "The 'action_type' field must be 1 (post a comment) or 2 (delete a comment).";
 const tooLongMessage = `The 'comment_text' field must be at most ${COMMENT_CHARS} characters long.`;
 
 /** mm-dd of a time, in the server's local time zone (the contract's create_date). */
@@ -104,24 +104,11 @@ const CommentsService = defineService<CommentsSettings, CommentsMethods, Comment
 		action: {
 			auth: "required",
 			params: {
-				video_id: { type: "number", integer: true, positive: true, convert: true },
-				action_type: {
-					type: "number",
-					integer: true,
-					min: 1,
-					max: 2,
-					convert: true,
-					messages: {
-						required: actionTypeMessage,
-						number: actionTypeMessage,
-						numberInteger: actionTypeMessage,
-						numberMin: actionTypeMessage,
-						numberMax: actionTypeMessage
-					}
-				},
+				video_id: wireId,
+				action_type: actionType("post a comment", "delete a comment"),
 				// UTF-16 units: a code point takes at most 2; the exact count is checked in post().
 				comment_text: { type: "string", optional: true, trim: true, max: 2 * COMMENT_CHARS, messages: { stringMax: tooLongMessage } },
-				comment_id: { type: "number", integer: true, positive: true, convert: true, optional: true }
+				comment_id: optionalWireId
 			},
 			handler(this: CommentsThis, ctx: Context<ActionParams, AppMeta>) {
 				return ctx.params.action_type === POST ? this.post(ctx) : this.remove(ctx);
@@ -131,7 +118,7 @@ const CommentsService = defineService<CommentsSettings, CommentsMethods, Comment
 		/** The comments on a video, newest first. Params: video_id. Returns { comment_list }. */
 		list: {
 			auth: "optional",
-			params: { video_id: { type: "number", integer: true, positive: true, convert: true } },
+			params: { video_id: wireId },
 			async handler(this: CommentsThis, ctx: Context<ListParams, AppMeta>) {
 				const videoId = ctx.params.video_id;
 				const [{ videos }, docs] = await Promise.all([

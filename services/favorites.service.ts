@@ -10,6 +10,7 @@ import { notFound } from "../lib/errors";
 import { type FactsParams, distinctIds, factsParamsSchema } from "../lib/facts";
 import type { AppMeta } from "../lib/meta";
 import { METRIC } from "../lib/metrics";
+import { actionType, wireId } from "../lib/params";
 import { defineService } from "../lib/service";
 import { type Collection, DuplicateKeyError } from "../lib/store";
 import type { User, Video } from "../lib/wire";
@@ -50,8 +51,6 @@ type LookupResult = { videos: Record<number, { authorId: number }> };
 
 const LIKE = 1;
 
-const actionTypeMessage = "The 'action_type' field must be 1 (like) or 2 (unlike).";
-
 const FavoritesService = defineService<FavoritesSettings, object, FavoritesThis>({
 	name: "favorites",
 	mixins: [
@@ -75,21 +74,8 @@ const FavoritesService = defineService<FavoritesSettings, object, FavoritesThis>
 		action: {
 			auth: "required",
 			params: {
-				video_id: { type: "number", integer: true, positive: true, convert: true },
-				action_type: {
-					type: "number",
-					integer: true,
-					min: 1,
-					max: 2,
-					convert: true,
-					messages: {
-						required: actionTypeMessage,
-						number: actionTypeMessage,
-						numberInteger: actionTypeMessage,
-						numberMin: actionTypeMessage,
-						numberMax: actionTypeMessage
-					}
-				}
+				video_id: wireId,
+				action_type: actionType("like", "unlike")
 			},
 			async handler(this: FavoritesThis, ctx: Context<ActionParams, AppMeta>) {
 				const userId = ctx.meta.userId!;
@@ -118,7 +104,7 @@ const FavoritesService = defineService<FavoritesSettings, object, FavoritesThis>
 		/** The videos a user liked, most recent like first. Params: user_id. Returns { video_list }. */
 		list: {
 			auth: "optional",
-			params: { user_id: { type: "number", integer: true, positive: true, convert: true } },
+			params: { user_id: wireId },
 			async handler(this: FavoritesThis, ctx: Context<ListParams, AppMeta>) {
 				const likes = await this.collections.likes.find(
 					{ userId: ctx.params.user_id },

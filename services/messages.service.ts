@@ -13,6 +13,7 @@ import { distinctIds } from "../lib/facts";
 import type { AppMeta } from "../lib/meta";
 import { METRIC } from "../lib/metrics";
 import { SensitiveWordFilter } from "../lib/sensitive-words";
+import { actionType, wireId } from "../lib/params";
 import { defineService } from "../lib/service";
 import { type Collection, DuplicateKeyError } from "../lib/store";
 import { CLOCKS_COLLECTION, type ClockDoc, tick } from "../lib/store/clock";
@@ -77,7 +78,6 @@ export function conversationKey(a: number, b: number): string {
 	return a < b ? `${a}:${b}` : `${b}:${a}`;
 }
 
-const SEND = 1;
 
 const cfg = config();
 
@@ -110,8 +110,8 @@ const MessagesService = defineService<MessagesSettings, MessagesMethods, Message
 		action: {
 			auth: "required",
 			params: {
-				to_user_id: { type: "number", integer: true, positive: true, convert: true },
-				action_type: { type: "number", integer: true, convert: true },
+				to_user_id: wireId,
+				action_type: actionType("send"),
 				content: {
 					type: "string",
 					trim: true,
@@ -126,8 +126,7 @@ const MessagesService = defineService<MessagesSettings, MessagesMethods, Message
 			},
 			async handler(this: MessagesThis, ctx: Context<ActionParams, AppMeta>) {
 				const fromUserId = ctx.meta.userId!;
-				const { to_user_id: toUserId, action_type } = ctx.params;
-				if (action_type !== SEND) throw invalidParam(`action_type must be 1 (send), got ${action_type}`, "action_type");
+				const { to_user_id: toUserId } = ctx.params;
 				await this.assertRecipient(ctx, fromUserId, toUserId);
 				const conversation = conversationKey(fromUserId, toUserId);
 				const content = this.filter.mask(ctx.params.content);
@@ -150,7 +149,7 @@ const MessagesService = defineService<MessagesSettings, MessagesMethods, Message
 		chat: {
 			auth: "required",
 			params: {
-				to_user_id: { type: "number", integer: true, positive: true, convert: true },
+				to_user_id: wireId,
 				pre_msg_time: { type: "number", integer: true, min: 0, convert: true, optional: true }
 			},
 			async handler(this: MessagesThis, ctx: Context<ChatParams, AppMeta>) {

@@ -9,6 +9,7 @@ import { CountsCache } from "../lib/counts-cache";
 import { invalidParam, notFound } from "../lib/errors";
 import { type FactsParams, factsParamsSchema } from "../lib/facts";
 import type { AppMeta } from "../lib/meta";
+import { actionType, wireId } from "../lib/params";
 import { defineService } from "../lib/service";
 import { type Collection, DuplicateKeyError } from "../lib/store";
 import type { FriendUser, User } from "../lib/wire";
@@ -58,10 +59,9 @@ export interface FriendListParams {
 	user_id?: number;
 }
 
+/** action_type of a follow (2 is an unfollow). */
 const FOLLOW = 1;
-const UNFOLLOW = 2;
 
-const userIdParam = { type: "number", integer: true, positive: true, convert: true } as const;
 
 const RelationsService = defineService<RelationsSettings, RelationsMethods, RelationsThis>({
 	name: "relations",
@@ -85,12 +85,10 @@ const RelationsService = defineService<RelationsSettings, RelationsMethods, Rela
 		/** Follows (1) or unfollows (2) a user, idempotently. Params: to_user_id, action_type. Returns {}. */
 		action: {
 			auth: "required",
-			params: { to_user_id: userIdParam, action_type: { type: "number", integer: true, convert: true } },
+			params: { to_user_id: wireId, action_type: actionType("follow", "unfollow") },
 			async handler(this: RelationsThis, ctx: Context<ActionParams, AppMeta>) {
 				const followerId = ctx.meta.userId!;
 				const { to_user_id: followeeId, action_type } = ctx.params;
-				if (action_type !== FOLLOW && action_type !== UNFOLLOW)
-					throw invalidParam(`action_type must be 1 (follow) or 2 (unfollow), got ${action_type}`, "action_type");
 				if (followeeId === followerId) throw invalidParam("you cannot follow or unfollow yourself: to_user_id is your own id", "to_user_id");
 				await this.assertUsersExist(ctx, [followeeId]);
 
@@ -117,7 +115,7 @@ const RelationsService = defineService<RelationsSettings, RelationsMethods, Rela
 		/** The users user_id follows, newest follow first. Params: user_id. Returns { user_list }. */
 		followList: {
 			auth: "optional",
-			params: { user_id: userIdParam },
+			params: { user_id: wireId },
 			async handler(this: RelationsThis, ctx: Context<ListParams, AppMeta>) {
 				const docs = await this.collections.follows.find(
 					{ followerId: ctx.params.user_id },
@@ -131,7 +129,7 @@ const RelationsService = defineService<RelationsSettings, RelationsMethods, Rela
 		/** The users following user_id, newest follow first. Params: user_id. Returns { user_list }. */
 		followerList: {
 			auth: "optional",
-			params: { user_id: userIdParam },
+			params: { user_id: wireId },
 			async handler(this: RelationsThis, ctx: Context<ListParams, AppMeta>) {
 				const docs = await this.collections.follows.find(
 					{ followeeId: ctx.params.user_id },
@@ -149,7 +147,7 @@ const RelationsService = defineService<RelationsSettings, RelationsMethods, Rela
 		 */
 		friendList: {
 			auth: "required",
-			params: { user_id: { ...userIdParam, optional: true } },
+			params: { user_id: { ...wireId, optional: true } },
 			async handler(this: RelationsThis, ctx: Context<FriendListParams, AppMeta>) {
 				const viewerId = ctx.meta.userId!;
 				const userId = ctx.params.user_id ?? viewerId;

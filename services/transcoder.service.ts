@@ -16,6 +16,7 @@ import { config } from "../lib/config";
 import { Ffmpeg, NotAVideoError, isFaststart, isMp4Family, resolveBinaries } from "../lib/ffmpeg";
 import { notFound } from "../lib/errors";
 import { METRIC } from "../lib/metrics";
+import { wireId } from "../lib/params";
 import { defineService } from "../lib/service";
 import { newKey } from "../lib/storage";
 import { type Collection, DuplicateKeyError } from "../lib/store";
@@ -106,7 +107,7 @@ const TranscoderService = defineService<object, TranscoderMethods, TranscoderThi
 		/** A job's state, for developers and tests. Params: videoId. Returns the job. */
 		job: {
 			visibility: "public",
-			params: { videoId: { type: "number", integer: true, positive: true, convert: true } },
+			params: { videoId: wireId },
 			async handler(this: TranscoderThis, ctx: Context<{ videoId: number }>) {
 				const job = await this.collections.jobs.findOne({ _id: ctx.params.videoId });
 				if (!job) throw notFound(`no transcode job for video ${ctx.params.videoId}`);

@@ -12,6 +12,7 @@ import { distinctIds, gatherFacts } from "../lib/facts";
 import type { AppMeta } from "../lib/meta";
 import { METRIC } from "../lib/metrics";
 import { type Collection, DuplicateKeyError } from "../lib/store";
+import { optionalWireId } from "../lib/params";
 import { defineService } from "../lib/service";
 import type { User } from "../lib/wire";
 import { StoreMixin, type StoreVars } from "../mixins/store.mixin";
@@ -112,7 +113,7 @@ const UsersService = defineService<UsersSettings, UsersMethods, UsersThis>({
 		/** One user's profile. Params: user_id (default: the token's user). Returns { user }. */
 		get: {
 			auth: "required",
-			params: { user_id: { type: "number", integer: true, positive: true, convert: true, optional: true } },
+			params: { user_id: optionalWireId },
 			async handler(this: UsersThis, ctx: Context<GetParams, AppMeta>) {
 				const userId = ctx.params.user_id ?? ctx.meta.userId!;
 				const doc = await this.collections.users.findOne({ _id: userId });

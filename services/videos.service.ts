@@ -11,6 +11,7 @@ import { invalidParam, notFound, tooLarge } from "../lib/errors";
 import { type FactsParams, distinctIds, factsParamsSchema, gatherFacts } from "../lib/facts";
 import type { AppMeta } from "../lib/meta";
 import { METRIC, countOutcomes } from "../lib/metrics";
+import { wireId } from "../lib/params";
 import { defineService } from "../lib/service";
 import { newKey } from "../lib/storage";
 import type { Collection } from "../lib/store";
@@ -171,7 +172,7 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 		/** Every ready video of a user, newest first. Params: user_id. Returns { video_list }. */
 		listByAuthor: {
 			auth: "optional",
-			params: { user_id: { type: "number", integer: true, positive: true, convert: true } },
+			params: { user_id: wireId },
 			async handler(this: VideosThis, ctx: Context<ListByAuthorParams, AppMeta>) {
 				const docs = await this.collections.videos.find(
 					{ authorId: ctx.params.user_id, status: "ready" },
@@ -260,7 +261,7 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 		/** A video's state, for developers and tests. Params: id. Returns the record without keys. */
 		status: {
 			visibility: "public",
-			params: { id: { type: "number", integer: true, positive: true, convert: true } },
+			params: { id: wireId },
 			async handler(this: VideosThis, ctx: Context<{ id: number }>) {
 				const doc = await this.collections.videos.findOne({ _id: ctx.params.id });
 				if (!doc) throw notFound(`video ${ctx.params.id} does not exist`);

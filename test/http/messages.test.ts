@@ -153,9 +153,9 @@ describe("message/action and message/chat", () => {
 		["a zero to_user_id", "alice", { to_user_id: 0, action_type: 1, content: "x" }, /'to_user_id' field must be a positive number/],
 		["an unknown recipient", "alice", { to_user_id: 999999, action_type: 1, content: "x" }, /user 999999 does not exist/],
 		["oneself as recipient", "alice", { to_user_id: "self", action_type: 1, content: "x" }, /cannot message yourself/],
-		["no action_type", "alice", { to_user_id: "bob", content: "x" }, /'action_type' field is required/],
-		["action_type 2", "alice", { to_user_id: "bob", action_type: 2, content: "x" }, /action_type must be 1 \(send\), got 2/],
-		["a non-numeric action_type", "alice", { to_user_id: "bob", action_type: "send", content: "x" }, /'action_type' field must be a number/],
+		["no action_type", "alice", { to_user_id: "bob", content: "x" }, /^The 'action_type' field must be 1 \(send\)\.$/],
+		["action_type 2", "alice", { to_user_id: "bob", action_type: 2, content: "x" }, /^The 'action_type' field must be 1 \(send\)\.$/],
+		["a non-numeric action_type", "alice", { to_user_id: "bob", action_type: "send", content: "x" }, /^The 'action_type' field must be 1 \(send\)\.$/],
 		["no content", "alice", { to_user_id: "bob", action_type: 1 }, /'content' field is required: type a message/],
 		["empty content", "alice", { to_user_id: "bob", action_type: 1, content: "" }, /'content' field is empty: type a message/],
 		["whitespace-only content", "alice", { to_user_id: "bob", action_type: 1, content: " \n\t " }, /'content' field is empty: type a message/]
