@@ -4,6 +4,7 @@
  */
 import type { BrokerOptions } from "moleculer";
 import { type Config, config } from "./lib/config";
+import { CountStoreMiddleware } from "./lib/counts-cache";
 import { HealthMiddleware } from "./lib/health";
 import { loggerOptions } from "./lib/logging";
 import { DomainMetricsMiddleware } from "./lib/metrics";
@@ -48,7 +49,7 @@ export function brokerOptions(cfg: Config = config()): BrokerOptions {
 		// Lets in-flight requests finish on shutdown (SIGTERM) before services stop.
 		tracking: { enabled: true, shutdownTimeout: cfg.shutdownTimeoutMs },
 		validator: true,
-		middlewares: [AuthMiddleware, HealthMiddleware(cfg.healthPort, cfg.host), DomainMetricsMiddleware()],
+		middlewares: [AuthMiddleware, HealthMiddleware(cfg.healthPort, cfg.host), CountStoreMiddleware, DomainMetricsMiddleware()],
 		// The developer commands of `npm run repl` (lib/repl.ts). The 0.15 typings give their
 		// `action` a string[]; moleculer-repl passes the parsed arguments object.
 		replOptions: { customCommands: replCommands as unknown as NonNullable<BrokerOptions["replOptions"]>["customCommands"] }

@@ -1,31 +1,109 @@
 /**
- * Derived counts, cached per entity in the broker's cacher (memory in embedded mode,
- * Redis in cluster mode, so every replica sees an invalidation at once). A count is
- * always computed from the owner's data; the cache only saves the recount, and the
+ * Derived counts, cached per entity: in process memory in embedded mode, in Redis in
+ * cluster mode (so every replica sees an invalidation at once). A count is always
+ * computed from the owner's data; the cache only saves the recount. A page reads all its
+ * ids in ONE lookup (a Map walk, or one Redis MGET), not one cache call per id. The
  * writer deletes the entries its change touches right after the write, and once more a
  * moment later: a reader that counted just before the write and stores its result just
  * after the first delete would otherwise leave a stale count until the TTL.
  */
-/** The part of Moleculer's cacher this uses (memory and Redis cachers both have it). */
-export interface Cacher {
-	get(key: string): Promise<unknown>;
-	set(key: string, data: unknown, ttl?: number): Promise<unknown>;
-	del(key: string | string[]): Promise<unknown>;
+import { Redis } from "ioredis";
+import { LRUCache } from "lru-cache";
+import type { ServiceBroker } from "moleculer";
+import { config } from "./config";
+import { healthOf } from "./health";
+
+/** Where cached counts live: batched reads and writes of JSON values. */
+export interface CountStore {
+	getMany(keys: string[]): Promise<(unknown | null)[]>;
+	setMany(entries: [string, unknown][], ttlSeconds: number): Promise<void>;
+	del(keys: string[]): Promise<void>;
 }
+
+/** Embedded mode: one process, so a bounded in-memory map is the whole cache. */
+export class MemoryCountStore implements CountStore {
+	private readonly cache = new LRUCache<string, object>({ max: 200_000, ttlAutopurge: false });
+
+	async getMany(keys: string[]) {
+		return keys.map(key => this.cache.get(key) ?? null);
+	}
+
+	async setMany(entries: [string, unknown][], ttlSeconds: number) {
+		for (const [key, value] of entries) this.cache.set(key, value as object, { ttl: ttlSeconds * 1000 });
+	}
+
+	async del(keys: string[]) {
+		for (const key of keys) this.cache.delete(key);
+	}
+}
+
+/** Cluster mode: Redis, shared by every replica; one round trip per batch. */
+export class RedisCountStore implements CountStore {
+	constructor(
+		private readonly redis: Redis,
+		private readonly prefix: string
+	) {}
+
+	async getMany(keys: string[]) {
+		if (keys.length === 0) return [];
+		const values = await this.redis.mget(keys.map(key => this.prefix + key));
+		return values.map(value => (value == null ? null : (JSON.parse(value) as unknown)));
+	}
+
+	async setMany(entries: [string, unknown][], ttlSeconds: number) {
+		if (entries.length === 0) return;
+		const batch = this.redis.multi();
+		for (const [key, value] of entries) batch.set(this.prefix + key, JSON.stringify(value), "EX", ttlSeconds);
+		await batch.exec();
+	}
+
+	async del(keys: string[]) {
+		if (keys.length > 0) await this.redis.del(keys.map(key => this.prefix + key));
+	}
+}
+
+let processStore: CountStore | null = null;
+let processRedis: Redis | null = null;
+
+/** The count store of this process, chosen by REDIS_URL. */
+export function countStore(): CountStore {
+	if (!processStore) {
+		const cfg = config();
+		if (cfg.redisUrl) {
+			processRedis = new Redis(cfg.redisUrl, { maxRetriesPerRequest: 3 });
+			processStore = new RedisCountStore(processRedis, `${cfg.namespace}-counts:`);
+		} else processStore = new MemoryCountStore();
+	}
+	return processStore;
+}
+
+/** Closes this process's Redis connection of the count store with the broker; checks it in /ready. */
+export const CountStoreMiddleware = {
+	name: "CountStore",
+	async started(broker: ServiceBroker) {
+		if (processRedis) healthOf(broker).register("counts", async () => void (await processRedis!.ping()));
+	},
+	async stopped() {
+		await processRedis?.quit().catch(() => undefined);
+		processRedis = null;
+		processStore = null;
+	}
+};
 
 /** Longer than any recount takes: the second delete comes after every racing reader stored. */
 const RECOUNT_GRACE_MS = 1000;
 
 export class CountsCache<T extends object> {
 	/**
-	 * @param cacher  the broker's cacher (null disables caching)
 	 * @param prefix  key prefix, `<service>.<what>`, e.g. "favorites.videoCounts"
 	 * @param compute recounts the given ids from the owner's data (one query for all)
+	 * @param store   where the counts are kept (default: this process's store)
 	 */
 	constructor(
-		private readonly cacher: Cacher | null | undefined,
 		private readonly prefix: string,
-		private readonly compute: (ids: number[]) => Promise<Map<number, T>>
+		private readonly compute: (ids: number[]) => Promise<Map<number, T>>,
+		private readonly store: CountStore = countStore(),
+		private readonly ttlSeconds: number = config().countsCacheTtl
 	) {}
 
 	private key(id: number): string {
@@ -35,35 +113,32 @@ export class CountsCache<T extends object> {
 	/** The counts of every id: cached entries as they are, the rest recounted at once. */
 	async get(ids: readonly number[]): Promise<Map<number, T>> {
 		const result = new Map<number, T>();
-		const cacher = this.cacher;
-		if (!cacher) return this.compute([...ids]);
-		const cached = await Promise.all(ids.map(id => cacher.get(this.key(id)) as Promise<T | null>));
+		const cached = await this.store.getMany(ids.map(id => this.key(id)));
 		const missing: number[] = [];
 		ids.forEach((id, i) => {
 			const hit = cached[i];
-			if (hit != null) result.set(id, hit);
+			if (hit != null) result.set(id, hit as T);
 			else missing.push(id);
 		});
 		if (missing.length > 0) {
 			const fresh = await this.compute(missing);
-			await Promise.all(
-				missing.map(id => {
-					const value = fresh.get(id);
-					if (value === undefined) return undefined;
-					result.set(id, value);
-					return cacher.set(this.key(id), value);
-				})
-			);
+			const entries: [string, T][] = [];
+			for (const id of missing) {
+				const value = fresh.get(id);
+				if (value === undefined) continue;
+				result.set(id, value);
+				entries.push([this.key(id), value]);
+			}
+			await this.store.setMany(entries, this.ttlSeconds);
 		}
 		return result;
 	}
 
 	/** Forgets the counts of these ids; call after every write that changes them. */
 	async invalidate(ids: readonly number[]): Promise<void> {
-		const cacher = this.cacher;
-		if (!cacher || ids.length === 0) return;
+		if (ids.length === 0) return;
 		const keys = ids.map(id => this.key(id));
-		await cacher.del(keys);
-		setTimeout(() => void cacher.del(keys).catch(() => undefined), RECOUNT_GRACE_MS).unref();
+		await this.store.del(keys);
+		setTimeout(() => void this.store.del(keys).catch(() => undefined), RECOUNT_GRACE_MS).unref();
 	}
 }

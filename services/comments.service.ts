@@ -199,7 +199,7 @@ const CommentsService = defineService<CommentsSettings, CommentsMethods, Comment
 
 	created(this: CommentsThis) {
 		this.wordFilter = SensitiveWordFilter.fromFile(config().sensitiveWordsFile);
-		this.commentCounts = new CountsCache(this.broker.cacher, "comments.videoCounts", async ids => {
+		this.commentCounts = new CountsCache("comments.videoCounts", async ids => {
 			const counts = await this.collections.comments.countBy("videoId", ids);
 			return new Map(ids.map(id => [id, { comment_count: counts.get(id) ?? 0 }]));
 		});

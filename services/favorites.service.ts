@@ -152,11 +152,11 @@ const FavoritesService = defineService<FavoritesSettings, object, FavoritesThis>
 	},
 
 	created(this: FavoritesThis) {
-		this.videoCounts = new CountsCache(this.broker.cacher, "favorites.videoCounts", async ids => {
+		this.videoCounts = new CountsCache("favorites.videoCounts", async ids => {
 			const counts = await this.collections.likes.countBy("videoId", ids);
 			return new Map(ids.map(id => [id, { favorite_count: counts.get(id) ?? 0 }]));
 		});
-		this.userCounts = new CountsCache(this.broker.cacher, "favorites.userCounts", async ids => {
+		this.userCounts = new CountsCache("favorites.userCounts", async ids => {
 			const [given, received] = await Promise.all([
 				this.collections.likes.countBy("userId", ids),
 				this.collections.likes.countBy("authorId", ids)

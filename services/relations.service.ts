@@ -220,7 +220,7 @@ const RelationsService = defineService<RelationsSettings, RelationsMethods, Rela
 	},
 
 	created(this: RelationsThis) {
-		this.userCounts = new CountsCache(this.broker.cacher, "relations.userCounts", async ids => {
+		this.userCounts = new CountsCache("relations.userCounts", async ids => {
 			const [following, followers] = await Promise.all([
 				this.collections.follows.countBy("followerId", ids),
 				this.collections.follows.countBy("followeeId", ids)

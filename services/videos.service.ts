@@ -310,7 +310,7 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 	},
 
 	created(this: VideosThis) {
-		this.workCounts = new CountsCache(this.broker.cacher, "videos.workCount", async ids => {
+		this.workCounts = new CountsCache("videos.workCount", async ids => {
 			const counts = await this.collections.videos.countBy("authorId", ids, { status: "ready" });
 			return new Map(ids.map(id => [id, { work_count: counts.get(id) ?? 0 }]));
 		});
