@@ -93,7 +93,7 @@ export const CountStoreMiddleware = {
 /** Longer than any recount takes: the second delete comes after every racing reader stored. */
 const RECOUNT_GRACE_MS = 1000;
 
-export class CountsCache<T extends object> {
+export class CountsCache<T extends object, K extends number | string = number> {
 	/**
 	 * @param prefix  key prefix, `<service>.<what>`, e.g. "favorites.videoCounts"
 	 * @param compute recounts the given ids from the owner's data (one query for all)
@@ -101,20 +101,20 @@ export class CountsCache<T extends object> {
 	 */
 	constructor(
 		private readonly prefix: string,
-		private readonly compute: (ids: number[]) => Promise<Map<number, T>>,
+		private readonly compute: (ids: K[]) => Promise<Map<K, T>>,
 		private readonly store: CountStore = countStore(),
 		private readonly ttlSeconds: number = config().countsCacheTtl
 	) {}
 
-	private key(id: number): string {
+	private key(id: K): string {
 		return `${this.prefix}:${id}`;
 	}
 
 	/** The counts of every id: cached entries as they are, the rest recounted at once. */
-	async get(ids: readonly number[]): Promise<Map<number, T>> {
-		const result = new Map<number, T>();
+	async get(ids: readonly K[]): Promise<Map<K, T>> {
+		const result = new Map<K, T>();
 		const cached = await this.store.getMany(ids.map(id => this.key(id)));
-		const missing: number[] = [];
+		const missing: K[] = [];
 		ids.forEach((id, i) => {
 			const hit = cached[i];
 			if (hit != null) result.set(id, hit as T);
@@ -135,10 +135,51 @@ export class CountsCache<T extends object> {
 	}
 
 	/** Forgets the counts of these ids; call after every write that changes them. */
-	async invalidate(ids: readonly number[]): Promise<void> {
+	async invalidate(ids: readonly K[]): Promise<void> {
 		if (ids.length === 0) return;
 		const keys = ids.map(id => this.key(id));
 		await this.store.del(keys);
 		setTimeout(() => void this.store.del(keys).catch(() => undefined), RECOUNT_GRACE_MS).unref();
+	}
+}
+
+/**
+ * Cached yes/no facts of a viewer about entities ("has viewer 7 liked video 12?"), one
+ * entry per (viewer, entity) pair, so a page costs one batched read whatever the viewer
+ * has done before; the writer invalidates the pairs it changes.
+ */
+export class ViewerFlags {
+	private readonly cache: CountsCache<{ on: boolean }, string>;
+
+	/** @param find the ids among `ids` for which the fact holds for `viewerId` (one query) */
+	constructor(prefix: string, find: (viewerId: number, ids: number[]) => Promise<number[]>, store?: CountStore) {
+		this.cache = new CountsCache<{ on: boolean }, string>(
+			prefix,
+			async pairs => {
+				const byViewer = new Map<number, number[]>();
+				for (const pair of pairs) {
+					const [viewerId, id] = pair.split(":").map(Number);
+					byViewer.set(viewerId, [...(byViewer.get(viewerId) ?? []), id]);
+				}
+				const result = new Map<string, { on: boolean }>();
+				for (const [viewerId, ids] of byViewer) {
+					const on = new Set(await find(viewerId, ids));
+					for (const id of ids) result.set(`${viewerId}:${id}`, { on: on.has(id) });
+				}
+				return result;
+			},
+			store
+		);
+	}
+
+	/** The ids among `ids` for which the fact holds for the viewer (none when anonymous). */
+	async get(viewerId: number | undefined, ids: readonly number[]): Promise<Set<number>> {
+		if (!viewerId || ids.length === 0) return new Set();
+		const flags = await this.cache.get(ids.map(id => `${viewerId}:${id}`));
+		return new Set(ids.filter(id => flags.get(`${viewerId}:${id}`)?.on));
+	}
+
+	invalidate(viewerId: number, ids: readonly number[]): Promise<void> {
+		return this.cache.invalidate(ids.map(id => `${viewerId}:${id}`));
 	}
 }

@@ -5,7 +5,7 @@
  * changes, so likes received are counted from this service's own data.
  */
 import type { Context, Service } from "moleculer";
-import { CountsCache } from "../lib/counts-cache";
+import { CountsCache, ViewerFlags } from "../lib/counts-cache";
 import { notFound } from "../lib/errors";
 import { type FactsParams, distinctIds, factsParamsSchema } from "../lib/facts";
 import type { AppMeta } from "../lib/meta";
@@ -36,7 +36,7 @@ interface FavoritesSettings {
 type Collections = { likes: Collection<LikeDoc> };
 
 type FavoritesThis = Service<FavoritesSettings> &
-	StoreVars<Collections> & { videoCounts: CountsCache<VideoCounts>; userCounts: CountsCache<UserCounts> };
+	StoreVars<Collections> & { videoCounts: CountsCache<VideoCounts>; userCounts: CountsCache<UserCounts>; liked: ViewerFlags };
 
 export interface ActionParams {
 	video_id: number;
@@ -94,7 +94,11 @@ const FavoritesService = defineService<FavoritesSettings, object, FavoritesThis>
 					}
 				} else if (!(await this.collections.likes.deleteOne({ userId, videoId }))) return {};
 
-				await Promise.all([this.videoCounts.invalidate([videoId]), this.userCounts.invalidate(distinctIds([userId, authorId]))]);
+				await Promise.all([
+					this.videoCounts.invalidate([videoId]),
+					this.userCounts.invalidate(distinctIds([userId, authorId])),
+					this.liked.invalidate(userId, [videoId])
+				]);
 				ctx.emit(ctx.params.action_type === LIKE ? "favorite.added" : "favorite.removed", { userId, videoId, authorId });
 				this.broker.metrics.increment(METRIC.LIKES, { action: ctx.params.action_type === LIKE ? "like" : "unlike" });
 				return {};
@@ -129,11 +133,7 @@ const FavoritesService = defineService<FavoritesSettings, object, FavoritesThis>
 			params: factsParamsSchema,
 			async handler(this: FavoritesThis, ctx: Context<FactsParams>) {
 				const { ids, viewerId } = ctx.params;
-				const [counts, liked] = await Promise.all([
-					this.videoCounts.get(ids),
-					viewerId ? this.collections.likes.find({ userId: viewerId, videoId: { $in: ids } }) : []
-				]);
-				const likedIds = new Set(liked.map(like => like.videoId));
+				const [counts, likedIds] = await Promise.all([this.videoCounts.get(ids), this.liked.get(viewerId, ids)]);
 				return Object.fromEntries(
 					ids.map(id => [id, { favorite_count: counts.get(id)?.favorite_count ?? 0, is_favorite: likedIds.has(id) }])
 				);
@@ -152,6 +152,9 @@ const FavoritesService = defineService<FavoritesSettings, object, FavoritesThis>
 	},
 
 	created(this: FavoritesThis) {
+		this.liked = new ViewerFlags("favorites.liked", async (userId, videoIds) =>
+			(await this.collections.likes.find({ userId, videoId: { $in: videoIds } })).map(like => like.videoId)
+		);
 		this.videoCounts = new CountsCache("favorites.videoCounts", async ids => {
 			const counts = await this.collections.likes.countBy("videoId", ids);
 			return new Map(ids.map(id => [id, { favorite_count: counts.get(id) ?? 0 }]));

@@ -5,7 +5,7 @@
  * and the follow, follower and friend (mutual follow) lists.
  */
 import type { Context, Service } from "moleculer";
-import { CountsCache } from "../lib/counts-cache";
+import { CountsCache, ViewerFlags } from "../lib/counts-cache";
 import { invalidParam, notFound } from "../lib/errors";
 import { type FactsParams, factsParamsSchema } from "../lib/facts";
 import type { AppMeta } from "../lib/meta";
@@ -46,7 +46,7 @@ interface RelationsMethods {
 
 type Collections = { follows: Collection<FollowDoc> };
 
-type RelationsThis = Service<RelationsSettings> & RelationsMethods & StoreVars<Collections> & { userCounts: CountsCache<UserCounts> };
+type RelationsThis = Service<RelationsSettings> & RelationsMethods & StoreVars<Collections> & { userCounts: CountsCache<UserCounts>; following: ViewerFlags };
 
 export interface ActionParams {
 	to_user_id: number;
@@ -105,7 +105,7 @@ const RelationsService = defineService<RelationsSettings, RelationsMethods, Rela
 					changed = await this.collections.follows.deleteOne({ followerId, followeeId });
 				}
 				if (changed) {
-					await this.userCounts.invalidate([followerId, followeeId]);
+					await Promise.all([this.userCounts.invalidate([followerId, followeeId]), this.following.invalidate(followerId, [followeeId])]);
 					ctx.emit(action_type === FOLLOW ? "relation.followed" : "relation.unfollowed", { followerId, followeeId });
 				}
 				return {};
@@ -190,11 +190,7 @@ const RelationsService = defineService<RelationsSettings, RelationsMethods, Rela
 			params: factsParamsSchema,
 			async handler(this: RelationsThis, ctx: Context<FactsParams>) {
 				const { ids, viewerId } = ctx.params;
-				const [counts, followed] = await Promise.all([
-					this.userCounts.get(ids),
-					viewerId && ids.length > 0 ? this.collections.follows.find({ followerId: viewerId, followeeId: { $in: ids } }) : []
-				]);
-				const followedIds = new Set(followed.map(doc => doc.followeeId));
+				const [counts, followedIds] = await Promise.all([this.userCounts.get(ids), this.following.get(viewerId, ids)]);
 				return Object.fromEntries(
 					ids.map(id => [id, { follow_count: 0, follower_count: 0, ...counts.get(id), is_follow: followedIds.has(id) }])
 				);
@@ -220,6 +216,9 @@ const RelationsService = defineService<RelationsSettings, RelationsMethods, Rela
 	},
 
 	created(this: RelationsThis) {
+		this.following = new ViewerFlags("relations.following", async (followerId, followeeIds) =>
+			(await this.collections.follows.find({ followerId, followeeId: { $in: followeeIds } })).map(follow => follow.followeeId)
+		);
 		this.userCounts = new CountsCache("relations.userCounts", async ids => {
 			const [following, followers] = await Promise.all([
 				this.collections.follows.countBy("followerId", ids),

@@ -4,6 +4,7 @@
  * batched `<service>.userFacts` call per owner (settings.factProviders).
  */
 import bcrypt from "bcryptjs";
+import { LRUCache } from "lru-cache";
 import type { Context, Service } from "moleculer";
 import { tokenSigner } from "../lib/auth";
 import { config } from "../lib/config";
@@ -34,9 +35,15 @@ interface UsersSettings {
 
 interface UsersMethods {
 	toUsers(ctx: Context, docs: UserDoc[], viewerId?: number): Promise<User[]>;
+	loadUsers(ids: number[]): Promise<UserDoc[]>;
 }
 
-type UsersThis = Service<UsersSettings> & UsersMethods & StoreVars<{ users: Collection<UserDoc> }>;
+type UsersThis = Service<UsersSettings> &
+	UsersMethods &
+	StoreVars<{ users: Collection<UserDoc> }> & {
+		/** Accounts by id: nothing in the API changes an account, so a replica may keep them. */
+		docs: LRUCache<number, UserDoc>;
+	};
 
 export interface CredentialsParams {
 	username: string;
@@ -116,7 +123,7 @@ const UsersService = defineService<UsersSettings, UsersMethods, UsersThis>({
 			params: { user_id: optionalWireId },
 			async handler(this: UsersThis, ctx: Context<GetParams, AppMeta>) {
 				const userId = ctx.params.user_id ?? ctx.meta.userId!;
-				const doc = await this.collections.users.findOne({ _id: userId });
+				const [doc] = await this.loadUsers([userId]);
 				if (!doc) throw notFound(`user ${userId} does not exist`);
 				const [user] = await this.toUsers(ctx, [doc], ctx.meta.userId);
 				return { user };
@@ -131,7 +138,7 @@ const UsersService = defineService<UsersSettings, UsersMethods, UsersThis>({
 				viewerId: { type: "number", integer: true, positive: true, optional: true }
 			},
 			async handler(this: UsersThis, ctx: Context<GetManyParams>) {
-				const docs = await this.collections.users.findByIds(distinctIds(ctx.params.ids));
+				const docs = await this.loadUsers(distinctIds(ctx.params.ids));
 				const users: Record<number, User> = {};
 				for (const user of await this.toUsers(ctx, docs, ctx.params.viewerId)) users[user.id] = user;
 				return { users };
@@ -162,6 +169,13 @@ const UsersService = defineService<UsersSettings, UsersMethods, UsersThis>({
 	},
 
 	methods: {
+		/** The accounts with these ids (unknown ids absent), from memory where possible. */
+		async loadUsers(this: UsersThis, ids: number[]): Promise<UserDoc[]> {
+			const missing = ids.filter(id => !this.docs.has(id));
+			if (missing.length > 0) for (const doc of await this.collections.users.findByIds(missing)) this.docs.set(doc._id, doc);
+			return ids.flatMap(id => this.docs.get(id) ?? []);
+		},
+
 		/** Wire Users with every count and flag, from one facts call per provider. */
 		async toUsers(this: UsersThis, ctx: Context, docs: UserDoc[], viewerId?: number): Promise<User[]> {
 			const facts = await gatherFacts<User>(ctx, this.settings.factProviders, { ids: docs.map(doc => doc._id), viewerId });
@@ -180,6 +194,10 @@ const UsersService = defineService<UsersSettings, UsersMethods, UsersThis>({
 				...facts[doc._id]
 			}));
 		}
+	},
+
+	created(this: UsersThis) {
+		this.docs = new LRUCache({ max: 100_000 });
 	}
 });
 

@@ -45,6 +45,7 @@ interface VideosSettings {
 
 interface VideosMethods {
 	toVideos(ctx: Context, docs: VideoDoc[], viewerId?: number): Promise<Video[]>;
+	feedPage(before: number): Promise<VideoDoc[]>;
 	enqueueOrphans(): Promise<void>;
 }
 
@@ -53,7 +54,12 @@ type Collections = { videos: Collection<VideoDoc>; clocks: Collection<ClockDoc> 
 type VideosThis = Service<VideosSettings> &
 	VideosMethods &
 	StoreVars<Collections> &
-	StorageVars & { workCounts: CountsCache<{ work_count: number }>; orphanTimer?: NodeJS.Timeout };
+	StorageVars & {
+		workCounts: CountsCache<{ work_count: number }>;
+		orphanTimer?: NodeJS.Timeout;
+		/** The newest ready videos, which nearly every feed request pages through. */
+		feedHead: { docs: VideoDoc[]; complete: boolean; expires: number } | null;
+	};
 
 export interface PublishParams {
 	title: string;
@@ -76,6 +82,10 @@ export interface MarkFailedParams {
 	id: number;
 	reason: string;
 }
+
+/** The feed head: how many pages of the newest videos a replica keeps, and for how long at most. */
+const FEED_HEAD_PAGES = 4;
+const FEED_HEAD_TTL_MS = 2000;
 
 /** Above this, latest_time is in milliseconds; below, in seconds (API.md, ambiguities). */
 const MS_THRESHOLD = 1e12;
@@ -159,10 +169,7 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 			async handler(this: VideosThis, ctx: Context<FeedParams, AppMeta>) {
 				const latest = ctx.params.latest_time || Date.now();
 				const before = latest > MS_THRESHOLD ? latest : latest * 1000;
-				const docs = await this.collections.videos.find(
-					{ status: "ready", publishedAt: { $lt: before } },
-					{ sort: { publishedAt: -1, _id: -1 }, limit: config().limits.feedPageSize }
-				);
+				const docs = await this.feedPage(before);
 				const video_list = await this.toVideos(ctx, docs, ctx.meta.userId);
 				const oldest = docs.at(-1);
 				return { video_list, next_time: oldest ? oldest.publishedAt! : Date.now() };
@@ -237,7 +244,8 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 				);
 				if (!updated) return { updated: false };
 				await this.workCounts.invalidate([doc.authorId]);
-				ctx.emit("video.published", { videoId: doc._id, authorId: doc.authorId });
+				// Broadcast: every videos replica drops its feed head.
+				ctx.broadcast("video.published", { videoId: doc._id, authorId: doc.authorId });
 				return { updated: true };
 			}
 		},
@@ -270,7 +278,32 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 		}
 	},
 
+	events: {
+		"video.published"(this: VideosThis) {
+			this.feedHead = null;
+		}
+	},
+
 	methods: {
+		/**
+		 * The ready videos published before `before`, newest first, one page. Served from the
+		 * feed head (the newest FEED_HEAD_PAGES pages, kept FEED_HEAD_TTL_MS and dropped on every
+		 * publish) when it covers the page; older pages are a query.
+		 */
+		async feedPage(this: VideosThis, before: number): Promise<VideoDoc[]> {
+			const size = config().limits.feedPageSize;
+			const query = (limit: number, until = before) =>
+				this.collections.videos.find({ status: "ready", publishedAt: { $lt: until } }, { sort: { publishedAt: -1, _id: -1 }, limit });
+			let head = this.feedHead;
+			if (!head || head.expires < Date.now()) {
+				const docs = await query(size * FEED_HEAD_PAGES, Number.MAX_SAFE_INTEGER);
+				head = this.feedHead = { docs, complete: docs.length < size * FEED_HEAD_PAGES, expires: Date.now() + FEED_HEAD_TTL_MS };
+			}
+			const start = head.docs.findIndex(doc => doc.publishedAt! < before);
+			const page = start < 0 ? [] : head.docs.slice(start, start + size);
+			return page.length === size || head.complete ? page : query(size);
+		},
+
 		async toVideos(this: VideosThis, ctx: Context, docs: VideoDoc[], viewerId?: number): Promise<Video[]> {
 			if (docs.length === 0) return [];
 			const [{ users }, facts, urls] = await Promise.all([
@@ -310,6 +343,7 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 	},
 
 	created(this: VideosThis) {
+		this.feedHead = null;
 		this.workCounts = new CountsCache("videos.workCount", async ids => {
 			const counts = await this.collections.videos.countBy("authorId", ids, { status: "ready" });
 			return new Map(ids.map(id => [id, { work_count: counts.get(id) ?? 0 }]));
