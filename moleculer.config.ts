@@ -9,6 +9,7 @@ import { HealthMiddleware } from "./lib/health";
 import { loggerOptions } from "./lib/logging";
 import { DomainMetricsMiddleware } from "./lib/metrics";
 import { AuthMiddleware } from "./lib/middlewares";
+import { FastJSONExtSerializer } from "./lib/serializer";
 import { replCommands } from "./lib/repl";
 import { tracingOptions } from "./lib/tracing";
 
@@ -19,7 +20,7 @@ export function brokerOptions(cfg: Config = config()): BrokerOptions {
 		// Embedded mode: every service in this process, no transporter at all.
 		transporter: cfg.transporter as BrokerOptions["transporter"],
 		// JSONExt carries Buffers, Dates and stream chunks; plain JSON would corrupt them.
-		serializer: "JSONExt",
+		serializer: new FastJSONExtSerializer(),
 		// JSON lines (Pino) in cluster mode, readable "short" lines embedded; tokens masked in both.
 		logger: loggerOptions(cfg),
 		// Moleculer's Prometheus reporter on METRICS_PORT, with the domain metrics of lib/metrics.ts.

@@ -43,6 +43,8 @@ export interface LoadResult {
 	/** CPU per request in µs, per process group, plus the load generator and everything else. */
 	cpuUsPerRequest: Record<string, number>;
 	machineBusyShare: number;
+	/** The measured window on the monotonic clock in µs (the clock of V8 CPU profiles: see profile-summary.ts). */
+	monotonicWindowUs: [number, number];
 }
 
 const OK_PREFIX = '{"status_code":0,';
@@ -113,7 +115,9 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
 	};
 
 	const endCpu = cpuWindow(spec.cpu);
+	const windowStart = Number(process.hrtime.bigint() / 1000n);
 	const result = await runOnce(spec, spec.durationS, onAnswer, onLatency);
+	const windowEnd = Number(process.hrtime.bigint() / 1000n);
 	const cpu: CpuSample = endCpu();
 
 	const sorted = latencies.slice(0, count).sort();
@@ -144,6 +148,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
 			"load generator": perRequest(cpu.loadGenerator),
 			other: perRequest(cpu.other)
 		},
-		machineBusyShare: round(cpu.machineBusy, 3)
+		machineBusyShare: round(cpu.machineBusy, 3),
+		monotonicWindowUs: [windowStart, windowEnd]
 	};
 }

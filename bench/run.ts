@@ -78,7 +78,11 @@ function requestPlan(seeded: Seeded): Record<Endpoint, (connection: number) => B
 	};
 }
 
+/** Every server process of the run, name → pid (CPU profiles carry the pid in their file name). */
+const processes: Record<string, Record<string, number>> = {};
+
 async function measure(target: Target, label: string, plan: ReturnType<typeof requestPlan>, rows: Row[]): Promise<void> {
+	processes[label] = target.processes();
 	for (const endpoint of settings.endpoints) {
 		log(`${label} ${endpoint}: ${settings.warmupS} s warm-up, ${settings.durationS} s at ${settings.connections} connections`);
 		const result = await runLoad({
@@ -106,13 +110,16 @@ async function captureTemplates(base: string, seeded: Seeded, feedBody: string) 
 	return { feed: JSON.parse(feedBody), user, favorite };
 }
 
-function gitDescribe(): { commit: string | null; dirty: boolean | null } {
+function gitDescribe(): { commit: string | null; changedFiles: string[] | null } {
 	try {
 		const commit = execFileSync("git", ["rev-parse", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
-		const dirty = execFileSync("git", ["status", "--porcelain"], { cwd: ROOT, encoding: "utf8" }).trim().length > 0;
-		return { commit, dirty };
+		const changedFiles = execFileSync("git", ["status", "--porcelain"], { cwd: ROOT, encoding: "utf8" })
+			.split("\n")
+			.map(line => line.slice(3).trim())
+			.filter(file => file && !file.startsWith("bench/results/"));
+		return { commit, changedFiles };
 	} catch {
-		return { commit: null, dirty: null };
+		return { commit: null, changedFiles: null };
 	}
 }
 
@@ -300,8 +307,10 @@ async function main(): Promise<void> {
 			...gitDescribe()
 		},
 		feedBytes,
+		processes,
 		notes: [
 			"Load generator (autocannon, one process) and every server share the same machine; compare rows of the same run.",
+			"bare: plain Node http joining the same data (videos, users, counts, viewer flags held in maps) into wire objects and stringifying per request; feedBytes shows the bodies are the same size.",
 			"cpuUsPerRequest: CPU time per answered request of each process group during the measured window (/proc), 'other' = every process not listed (other work on the machine).",
 			"favorite: connection c alternates like/unlike on its own (user, video) pair, so every request changes state and the data ends as it began.",
 			"user: each connection cycles through the 30 authors' profiles as the viewer.",

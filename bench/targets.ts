@@ -43,6 +43,8 @@ export interface Target {
 	name: string;
 	bases: string[];
 	cpu: CpuGroups;
+	/** Process name → pid of the target's own processes (to tell CPU profiles apart). */
+	processes(): Record<string, number>;
 	stop(): Promise<void>;
 }
 
@@ -82,7 +84,7 @@ export async function startEmbedded(name: string, options: { dataDir: string; lo
 		throw err;
 	}
 	log(`${name}: up on ${url} (pid ${child.pid}, metrics ${options.metrics ? `:${base + 2}` : "off"})`);
-	return { name, bases: [url], cpu: { moletok: () => [child.pid] }, stop: () => child.stop() };
+	return { name, bases: [url], cpu: { moletok: () => [child.pid] }, processes: () => ({ [name]: child.pid }), stop: () => child.stop() };
 }
 
 export async function startBare(templatesFile: string, logDir: string): Promise<Target> {
@@ -103,7 +105,7 @@ export async function startBare(templatesFile: string, logDir: string): Promise<
 		100
 	);
 	log(`bare: up on ${url} (pid ${child.pid})`);
-	return { name: "bare", bases: [url], cpu: { bare: () => [child.pid] }, stop: () => child.stop() };
+	return { name: "bare", bases: [url], cpu: { bare: () => [child.pid] }, processes: () => ({ bare: child.pid }), stop: () => child.stop() };
 }
 
 export interface ClusterTarget extends Target {
@@ -149,13 +151,16 @@ export async function startCluster(runId: string, workDir: string): Promise<Clus
 	} catch (err) {
 		await stop();
 		await cleanUp();
-		throw new Error(`cluster did not start: ${(err as Error & { stderr?: string }).stderr ?? (err as Error).message}`);
+		const { stdout, stderr } = err as Error & { stdout?: string; stderr?: string };
+		throw new Error(`cluster did not start: ${(err as Error).message}\n${stdout ?? ""}${stderr ?? ""}`);
 	}
-	const pidsOf = (service: string) => () =>
+	const nodes = Object.fromEntries(
 		fs
 			.readdirSync(clusterDir)
-			.filter(file => file.startsWith(`${service}-`) && file.endsWith(".pid"))
-			.map(file => Number(fs.readFileSync(path.join(clusterDir, file), "utf8")));
+			.filter(file => file.endsWith(".pid"))
+			.map(file => [file.slice(0, -4), Number(fs.readFileSync(path.join(clusterDir, file), "utf8"))])
+	);
+	const pidsOf = (service: string) => () => Object.entries(nodes).flatMap(([node, pid]) => (node.startsWith(`${service}-`) ? [pid] : []));
 	const services = ["api", "videos", "users", "favorites", "relations", "comments", "messages", "transcoder"];
 	const cpu: CpuGroups = Object.fromEntries([
 		...services.map(service => [service, pidsOf(service)] as const),
@@ -163,7 +168,7 @@ export async function startCluster(runId: string, workDir: string): Promise<Clus
 	]);
 	const bases = Array.from({ length: replicasApi }, (_, i) => `http://127.0.0.1:${base + i}`);
 	log(`cluster: up (${bases.join(", ")}), logs in ${clusterDir}`);
-	return { name: "cluster", bases, cpu, stop, cleanUp };
+	return { name: "cluster", bases, cpu, processes: () => ({ ...nodes }), stop, cleanUp };
 }
 
 /** The cluster's databases and bucket, as test/servers/prometheus.test.ts removes its own. */

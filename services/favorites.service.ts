@@ -17,7 +17,8 @@ import type { User, Video } from "../lib/wire";
 import { StoreMixin, type StoreVars } from "../mixins/store.mixin";
 
 export interface LikeDoc {
-	_id: number;
+	/** "<userId>:<videoId>": the natural key, so a like needs no id sequence. */
+	_id: string;
 	userId: number;
 	videoId: number;
 	/** The liked video's author (immutable), so total_favorited is a count over likes. */
@@ -87,7 +88,7 @@ const FavoritesService = defineService<FavoritesSettings, object, FavoritesThis>
 
 				if (ctx.params.action_type === LIKE) {
 					try {
-						await this.collections.likes.insert({ _id: await this.store.nextId("likes"), userId, videoId, authorId, createdAt: Date.now() });
+						await this.collections.likes.insert({ _id: `${userId}:${videoId}`, userId, videoId, authorId, createdAt: Date.now() });
 					} catch (err) {
 						if (err instanceof DuplicateKeyError) return {};
 						throw err;

@@ -16,7 +16,8 @@ import type { FriendUser, User } from "../lib/wire";
 import { StoreMixin, type StoreVars } from "../mixins/store.mixin";
 
 export interface FollowDoc {
-	_id: number;
+	/** "<followerId>:<followeeId>": the natural key, so a follow needs no id sequence. */
+	_id: string;
 	followerId: number;
 	followeeId: number;
 	createdAt: number;
@@ -95,7 +96,7 @@ const RelationsService = defineService<RelationsSettings, RelationsMethods, Rela
 				let changed: boolean;
 				if (action_type === FOLLOW) {
 					try {
-						await this.collections.follows.insert({ _id: await this.store.nextId("follows"), followerId, followeeId, createdAt: Date.now() });
+						await this.collections.follows.insert({ _id: `${followerId}:${followeeId}`, followerId, followeeId, createdAt: Date.now() });
 						changed = true;
 					} catch (err) {
 						if (!(err instanceof DuplicateKeyError)) throw err;

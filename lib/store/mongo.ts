@@ -136,7 +136,9 @@ class MongoStoreCollection<T extends BaseDoc> implements Collection<T> {
 
 	async findByIds(ids: readonly Id[]): Promise<T[]> {
 		if (ids.length === 0) return [];
-		return (await this.coll.find({ _id: { $in: [...ids] } }).toArray()) as T[];
+		// One id as an equality: FerretDB 1.24 answers an `_id: {$in: […]}` with a full scan.
+		const filter = ids.length === 1 ? { _id: ids[0] } : { _id: { $in: [...ids] } };
+		return (await this.coll.find(filter).toArray()) as T[];
 	}
 
 	count(filter: Filter): Promise<number> {
