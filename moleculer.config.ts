@@ -13,6 +13,24 @@ import { FastJSONExtSerializer } from "./lib/serializer";
 import { replCommands } from "./lib/repl";
 import { tracingOptions } from "./lib/tracing";
 
+/** Moleculer 0.15's internal middlewares, in its own order (service-broker.js). */
+const MOLECULER_MIDDLEWARES = [
+	"ActionHook",
+	"Validator",
+	"Bulkhead",
+	"Cacher",
+	"ContextTracker",
+	"CircuitBreaker",
+	"Timeout",
+	"Retry",
+	"Fallback",
+	"ErrorHandler",
+	"Tracing",
+	"Metrics",
+	"Debounce",
+	"Throttle"
+];
+
 export function brokerOptions(cfg: Config = config()): BrokerOptions {
 	return {
 		namespace: cfg.namespace,
@@ -50,7 +68,16 @@ export function brokerOptions(cfg: Config = config()): BrokerOptions {
 		// Lets in-flight requests finish on shutdown (SIGTERM) before services stop.
 		tracking: { enabled: true, shutdownTimeout: cfg.shutdownTimeoutMs },
 		validator: true,
-		middlewares: [AuthMiddleware, HealthMiddleware(cfg.healthPort, cfg.host), CountStoreMiddleware, DomainMetricsMiddleware()],
+		// Moleculer's own middlewares are listed here (in its order) instead of added by
+		// default, to leave out its per-call metrics unless METRICS_ACTIONS=on.
+		internalMiddlewares: false,
+		middlewares: [
+			AuthMiddleware,
+			HealthMiddleware(cfg.healthPort, cfg.host),
+			CountStoreMiddleware,
+			DomainMetricsMiddleware(),
+			...MOLECULER_MIDDLEWARES.filter(name => name !== "Metrics" || cfg.metricsActions)
+		],
 		// The developer commands of `npm run repl` (lib/repl.ts). The 0.15 typings give their
 		// `action` a string[]; moleculer-repl passes the parsed arguments object.
 		replOptions: { customCommands: replCommands as unknown as NonNullable<BrokerOptions["replOptions"]>["customCommands"] }

@@ -38,7 +38,7 @@ beforeAll(async () => {
 	const port = await freePort();
 	metricsUrl = `http://127.0.0.1:${port}/metrics`;
 	system = await startSystem({
-		env: { METRICS_PORT: String(port) },
+		env: { METRICS_PORT: String(port), METRICS_ACTIONS: "on" },
 		extraServices: [
 			{
 				name: "outcomes",
@@ -103,5 +103,20 @@ it("samples the event-loop delay of the process", async () => {
 		const value = samples.get(`moletok_event_loop_lag_seconds{stat="${stat}"}`);
 		expect(value).toBeGreaterThanOrEqual(0);
 		expect(value).toBeLessThan(1);
+	}
+});
+
+it("leaves out Moleculer's per-call metrics unless METRICS_ACTIONS is on", async () => {
+	const port = await freePort();
+	const plain = await startSystem({ services: ["users"], env: { METRICS_PORT: String(port) } });
+	try {
+		await plain.broker.call("users.register", { username: "counted", password: "secret123" });
+		await plain.broker.call("users.login", { username: "counted", password: "secret123" });
+		const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+		expect(text).toContain("# TYPE moletok_logins_total counter");
+		expect(text).toMatch(/^moleculer_node_type/m);
+		expect(text).not.toMatch(/^moleculer_request_total/m);
+	} finally {
+		await plain.stop();
 	}
 });
