@@ -59,6 +59,11 @@ function routeMiss(req: IncomingMessage): Envelope {
 	return { status_code: 404, status_msg: `no such endpoint: ${req.method} ${path}/` };
 }
 
+/** The contract's envelope for a success, around the action's answer. */
+export function success(data: object | undefined): Envelope {
+	return { status_code: 0, status_msg: "success", ...data };
+}
+
 /**
  * The contract's envelope for an error. Client errors keep their message (it says what
  * to fix); anything else becomes a generic message, never a stack or internal detail.

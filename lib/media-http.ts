@@ -12,6 +12,7 @@ import busboy from "busboy";
 import type { Context, Service } from "moleculer";
 import rangeParser from "range-parser";
 import { config } from "./config";
+import { success } from "./http";
 import { invalidParam, tooLarge as payloadTooLarge } from "./errors";
 import type { AppMeta } from "./meta";
 import { KEY_PATTERN, ObjectTooLargeError, type Storage } from "./storage";
@@ -50,7 +51,7 @@ export function handleUpload(service: Gateway, req: GatewayRequest, res: ServerR
 			req.unpipe();
 			req.resume(); // drain what the client still sends, so it reads our answer
 			if (err) service.sendError(req, res, err);
-			else service.sendResponse(req, res, { status_code: 0, status_msg: "success", ...(data as object) });
+			else service.sendResponse(req, res, success(data as object));
 			resolve();
 		};
 

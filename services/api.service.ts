@@ -10,7 +10,7 @@ import ApiGateway from "moleculer-web";
 import { tokenSigner } from "../lib/auth";
 import { config } from "../lib/config";
 import { unauthorized } from "../lib/errors";
-import { ROUTES, envelopeOf, multipartFields } from "../lib/http";
+import { ROUTES, envelopeOf, multipartFields, success } from "../lib/http";
 import type { AppMeta } from "../lib/meta";
 import { type Gateway, handleUpload, serveMedia } from "../lib/media-http";
 import { StorageMixin, type StorageVars } from "../mixins/storage.mixin";
@@ -70,7 +70,7 @@ const ApiService: ServiceSchema<Record<string, unknown>, ApiMethods, ApiThis> = 
 				aliases: Object.fromEntries(ROUTES.filter(route => route.action !== "upload").map(route => [`${route.method} ${route.path}`, route.action])),
 				callOptions: { timeout: cfg.requestTimeoutMs },
 				onAfterCall(_ctx: Context, _route: unknown, _req: Req, _res: ServerResponse, data: object) {
-					return { status_code: 0, status_msg: "success", ...data };
+					return success(data);
 				}
 			},
 			{
