@@ -11,6 +11,7 @@
  */
 import fs from "node:fs";
 import http from "node:http";
+import type { User as WireUser, Video as WireVideo } from "../lib/wire";
 
 interface Templates {
 	feed: { video_list: Record<string, unknown>[] } & Record<string, unknown>;
@@ -21,29 +22,6 @@ interface Templates {
 const [port, file] = process.argv.slice(2);
 const templates = JSON.parse(fs.readFileSync(file, "utf8")) as Templates;
 
-interface WireUser {
-	id: number;
-	name: string;
-	follow_count: number;
-	follower_count: number;
-	is_follow: boolean;
-	avatar: string;
-	background_image: string;
-	signature: string;
-	total_favorited: number;
-	work_count: number;
-	favorite_count: number;
-}
-interface WireVideo {
-	id: number;
-	author: WireUser;
-	play_url: string;
-	cover_url: string;
-	favorite_count: number;
-	comment_count: number;
-	is_favorite: boolean;
-	title: string;
-}
 
 // The feed's data as a service would hold it: video and user records, counts and the
 // viewer's flags in maps; every request joins them into wire objects and stringifies.
