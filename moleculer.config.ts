@@ -60,6 +60,10 @@ export function brokerOptions(cfg: Config = config()): BrokerOptions {
 				}
 			: { type: "Memory", options: { ttl: cfg.countsCacheTtl, clone: false } },
 		requestTimeout: cfg.requestTimeoutMs,
+		// A node that dies without saying goodbye (SIGKILL, OOM) is forgotten after 10 s
+		// instead of Moleculer's 30 s: until then calls routed to it time out.
+		heartbeatInterval: 3,
+		heartbeatTimeout: 10,
 		retryPolicy: { enabled: false },
 		// On stop, other nodes are told first (empty INFO), then this node keeps serving for
 		// stopDelay so in-flight routing settles, then services stop (tracking drains them).
