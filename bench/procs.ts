@@ -5,7 +5,6 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 
 export function log(message: string): void {
 	process.stderr.write(`bench: ${message}\n`);
@@ -13,41 +12,8 @@ export function log(message: string): void {
 
 export const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 
-function portFree(port: number): Promise<boolean> {
-	return new Promise(resolve => {
-		const server = net.createServer();
-		server.once("error", () => resolve(false));
-		server.listen(port, "0.0.0.0", () => server.close(() => resolve(true)));
-	});
-}
+export { freePorts, until } from "../test/helpers/real-servers";
 
-/** The first of `count` consecutive free ports (20000–50000). */
-export async function freePorts(count: number): Promise<number> {
-	for (;;) {
-		const base = 20000 + Math.floor(Math.random() * 30000);
-		let free = true;
-		for (let port = base; port < base + count && free; port++) free = await portFree(port);
-		if (free) return base;
-	}
-}
-
-/** Polls `probe` until it returns a value, or fails after `timeoutMs` with the last error. */
-export async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, everyMs = 250): Promise<T> {
-	const deadline = Date.now() + timeoutMs;
-	let last: unknown;
-	for (;;) {
-		try {
-			const value = await probe();
-			if (value !== undefined) return value;
-		} catch (err) {
-			last = err;
-		}
-		if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
-		await sleep(everyMs);
-	}
-}
-
-/** A child process with its output in a log file; `stop()` ends it (SIGTERM, then SIGKILL). */
 export class Child {
 	readonly process: ChildProcess;
 	private exited: Promise<void>;

@@ -8,6 +8,7 @@ import { execFile } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
+import { dropClusterData } from "../test/helpers/real-servers";
 import { Child, type CpuGroups, freePorts, log, pidsByName, until } from "./procs";
 
 export const ROOT = path.join(__dirname, "..", "..");
@@ -144,7 +145,7 @@ export async function startCluster(runId: string, workDir: string): Promise<Clus
 	const stop = async () => {
 		await run("bash", [script, "stop"], { cwd: ROOT, env, timeout: 90000 }).catch(err => log(`cluster stop: ${(err as Error).message}`));
 	};
-	const cleanUp = () => dropClusterData(id);
+	const cleanUp = () => dropClusterData(id).catch(err => log(`cluster clean-up of ${id}: ${(err as Error).message}`));
 	log(`cluster: starting (namespace ${id}, API on :${base}…:${base + replicasApi - 1}); this builds and takes a minute`);
 	try {
 		await run("bash", [script, "start"], { cwd: ROOT, env, timeout: 300000, maxBuffer: 16 << 20 });
@@ -171,36 +172,3 @@ export async function startCluster(runId: string, workDir: string): Promise<Clus
 	return { name: "cluster", bases, cpu, processes: () => ({ ...nodes }), stop, cleanUp };
 }
 
-/** The cluster's databases and bucket, as test/servers/prometheus.test.ts removes its own. */
-async function dropClusterData(id: string): Promise<void> {
-	try {
-		const { MongoClient } = await import("mongodb");
-		const mongo = await MongoClient.connect(process.env.MONGO_URI!, { serverSelectionTimeoutMS: 10000 });
-		try {
-			for (const { name } of (await mongo.db("admin").admin().listDatabases()).databases) if (name.startsWith(`${id}-`)) await mongo.db(name).dropDatabase();
-		} finally {
-			await mongo.close();
-		}
-	} catch (err) {
-		log(`cluster clean-up: databases ${id}-*: ${(err as Error).message}`);
-	}
-	try {
-		const { Client: Minio } = await import("minio");
-		const endpoint = new URL(process.env.S3_ENDPOINT!);
-		const minio = new Minio({
-			endPoint: endpoint.hostname,
-			port: Number(endpoint.port || 80),
-			useSSL: endpoint.protocol === "https:",
-			accessKey: process.env.S3_ACCESS_KEY!,
-			secretKey: process.env.S3_SECRET_KEY!
-		});
-		if (await minio.bucketExists(id)) {
-			const keys: string[] = [];
-			for await (const item of minio.listObjectsV2(id, "", true)) if ((item as { name?: string }).name) keys.push((item as { name: string }).name);
-			if (keys.length > 0) await minio.removeObjects(id, keys);
-			await minio.removeBucket(id);
-		}
-	} catch (err) {
-		log(`cluster clean-up: bucket ${id}: ${(err as Error).message}`);
-	}
-}

@@ -58,7 +58,6 @@ export interface ListParams {
 	video_id: number;
 }
 
-type LookupResult = { videos: Record<number, { authorId: number }> };
 type UsersResult = { users: Record<number, User> };
 
 const POST = 1;
@@ -121,11 +120,10 @@ const CommentsService = defineService<CommentsSettings, CommentsMethods, Comment
 			params: { video_id: wireId },
 			async handler(this: CommentsThis, ctx: Context<ListParams, AppMeta>) {
 				const videoId = ctx.params.video_id;
-				const [{ videos }, docs] = await Promise.all([
-					ctx.call<LookupResult, { ids: number[] }>("videos.lookup", { ids: [videoId] }),
+				const [, docs] = await Promise.all([
+					ctx.call("videos.authorOf", { id: videoId }),
 					this.collections.comments.find({ videoId }, { sort: { createdAt: -1, _id: -1 }, limit: this.settings.maxListSize })
 				]);
-				if (!videos[videoId]) throw notFound(`video ${videoId} does not exist`);
 				if (docs.length === 0) return { comment_list: [] };
 				const { users } = await ctx.call<UsersResult, FactsParams>("users.getMany", {
 					ids: distinctIds(docs.map(doc => doc.userId)),
@@ -155,11 +153,10 @@ const CommentsService = defineService<CommentsSettings, CommentsMethods, Comment
 			if (text === "") throw invalidParam("The 'comment_text' field must not be empty.", "comment_text");
 			if ([...text].length > COMMENT_CHARS) throw invalidParam(tooLongMessage, "comment_text");
 
-			const [{ videos }, { users }] = await Promise.all([
-				ctx.call<LookupResult, { ids: number[] }>("videos.lookup", { ids: [videoId] }),
+			const [, { users }] = await Promise.all([
+				ctx.call("videos.authorOf", { id: videoId }),
 				ctx.call<UsersResult, FactsParams>("users.getMany", { ids: [userId], viewerId: userId })
 			]);
-			if (!videos[videoId]) throw notFound(`video ${videoId} does not exist`);
 			const user = users[userId];
 			if (!user) throw unauthorized("the token's user no longer exists: log in again");
 

@@ -6,7 +6,6 @@
  */
 import type { Context, Service } from "moleculer";
 import { CountsCache, ViewerFlags } from "../lib/counts-cache";
-import { notFound } from "../lib/errors";
 import { type FactsParams, distinctIds, factsParamsSchema } from "../lib/facts";
 import type { AppMeta } from "../lib/meta";
 import { METRIC } from "../lib/metrics";
@@ -48,7 +47,6 @@ export interface ListParams {
 	user_id: number;
 }
 
-type LookupResult = { videos: Record<number, { authorId: number }> };
 
 const LIKE = 1;
 
@@ -81,10 +79,7 @@ const FavoritesService = defineService<FavoritesSettings, object, FavoritesThis>
 			async handler(this: FavoritesThis, ctx: Context<ActionParams, AppMeta>) {
 				const userId = ctx.meta.userId!;
 				const videoId = ctx.params.video_id;
-				const { videos } = await ctx.call<LookupResult, { ids: number[] }>("videos.lookup", { ids: [videoId] });
-				const video = videos[videoId];
-				if (!video) throw notFound(`video ${videoId} does not exist`);
-				const authorId = video.authorId;
+				const { authorId } = await ctx.call<{ authorId: number }, { id: number }>("videos.authorOf", { id: videoId });
 
 				if (ctx.params.action_type === LIKE) {
 					try {
@@ -116,8 +111,7 @@ const FavoritesService = defineService<FavoritesSettings, object, FavoritesThis>
 					{ sort: { createdAt: -1, _id: -1 }, limit: this.settings.maxListSize }
 				);
 				if (likes.length === 0) {
-					const { missing } = await ctx.call<{ missing: number[] }, { ids: number[] }>("users.checkExist", { ids: [ctx.params.user_id] });
-					if (missing.length > 0) throw notFound(`user ${ctx.params.user_id} does not exist`);
+					await ctx.call("users.assertExist", { ids: [ctx.params.user_id] });
 					return { video_list: [] };
 				}
 				const { videos } = await ctx.call<{ videos: Record<number, Video> }, FactsParams>("videos.getMany", {

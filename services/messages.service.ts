@@ -8,7 +8,7 @@
 import type { Context, Service } from "moleculer";
 import { Errors } from "moleculer";
 import { config } from "../lib/config";
-import { invalidParam, notFound } from "../lib/errors";
+import { invalidParam } from "../lib/errors";
 import { distinctIds } from "../lib/facts";
 import type { AppMeta } from "../lib/meta";
 import { METRIC } from "../lib/metrics";
@@ -252,8 +252,7 @@ const MessagesService = defineService<MessagesSettings, MessagesMethods, Message
 
 		async assertRecipient(this: MessagesThis, ctx: Context, meId: number, peerId: number): Promise<void> {
 			if (peerId === meId) throw invalidParam("you cannot message yourself: to_user_id is your own id", "to_user_id");
-			const { missing } = await ctx.call<{ missing: number[] }, { ids: number[] }>("users.checkExist", { ids: [peerId] });
-			if (missing.length > 0) throw notFound(`user ${peerId} does not exist`);
+			await ctx.call("users.assertExist", { ids: [peerId] });
 		}
 	},
 

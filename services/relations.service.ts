@@ -6,7 +6,7 @@
  */
 import type { Context, Service } from "moleculer";
 import { CountsCache, ViewerFlags } from "../lib/counts-cache";
-import { invalidParam, notFound } from "../lib/errors";
+import { invalidParam } from "../lib/errors";
 import { type FactsParams, factsParamsSchema } from "../lib/facts";
 import type { AppMeta } from "../lib/meta";
 import { actionType, wireId } from "../lib/params";
@@ -42,7 +42,6 @@ interface RelationsSettings {
 
 interface RelationsMethods {
 	toUsers(ctx: Context<unknown, AppMeta>, ids: number[]): Promise<User[]>;
-	assertUsersExist(ctx: Context, ids: number[]): Promise<void>;
 }
 
 type Collections = { follows: Collection<FollowDoc> };
@@ -91,7 +90,7 @@ const RelationsService = defineService<RelationsSettings, RelationsMethods, Rela
 				const followerId = ctx.meta.userId!;
 				const { to_user_id: followeeId, action_type } = ctx.params;
 				if (followeeId === followerId) throw invalidParam("you cannot follow or unfollow yourself: to_user_id is your own id", "to_user_id");
-				await this.assertUsersExist(ctx, [followeeId]);
+				await ctx.call("users.assertExist", { ids: [followeeId] });
 
 				let changed: boolean;
 				if (action_type === FOLLOW) {
@@ -122,7 +121,7 @@ const RelationsService = defineService<RelationsSettings, RelationsMethods, Rela
 					{ followerId: ctx.params.user_id },
 					{ sort: { createdAt: -1, _id: -1 }, limit: this.settings.listLimit }
 				);
-				if (docs.length === 0) await this.assertUsersExist(ctx, [ctx.params.user_id]);
+				if (docs.length === 0) await ctx.call("users.assertExist", { ids: [ctx.params.user_id] });
 				return { user_list: await this.toUsers(ctx, docs.map(doc => doc.followeeId)) };
 			}
 		},
@@ -136,7 +135,7 @@ const RelationsService = defineService<RelationsSettings, RelationsMethods, Rela
 					{ followeeId: ctx.params.user_id },
 					{ sort: { createdAt: -1, _id: -1 }, limit: this.settings.listLimit }
 				);
-				if (docs.length === 0) await this.assertUsersExist(ctx, [ctx.params.user_id]);
+				if (docs.length === 0) await ctx.call("users.assertExist", { ids: [ctx.params.user_id] });
 				return { user_list: await this.toUsers(ctx, docs.map(doc => doc.followerId)) };
 			}
 		},
@@ -158,7 +157,7 @@ const RelationsService = defineService<RelationsSettings, RelationsMethods, Rela
 						? []
 						: await this.collections.follows.find({ followeeId: userId, followerId: { $in: following.map(doc => doc.followeeId) } });
 				if (followBack.length === 0) {
-					if (userId !== viewerId) await this.assertUsersExist(ctx, [userId]);
+					if (userId !== viewerId) await ctx.call("users.assertExist", { ids: [userId] });
 					return { user_list: [] };
 				}
 
@@ -209,11 +208,6 @@ const RelationsService = defineService<RelationsSettings, RelationsMethods, Rela
 			});
 			return ids.flatMap(id => (users[id] ? [users[id]] : []));
 		},
-
-		async assertUsersExist(this: RelationsThis, ctx: Context, ids: number[]): Promise<void> {
-			const { missing } = await ctx.call<{ missing: number[] }, { ids: number[] }>("users.checkExist", { ids });
-			if (missing.length > 0) throw notFound(`user ${missing[0]} does not exist`);
-		}
 	},
 
 	created(this: RelationsThis) {

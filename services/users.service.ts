@@ -156,14 +156,16 @@ const UsersService = defineService<UsersSettings, UsersMethods, UsersThis>({
 			}
 		},
 
-		/** Whether users exist. Params: ids. Returns { missing: number[] }. */
-		checkExist: {
+		/** Fails with NOT_FOUND ("user N does not exist") unless every user exists. Params: ids. Returns {}. */
+		assertExist: {
 			visibility: "public",
 			params: { ids: { type: "array", items: { type: "number", integer: true, positive: true }, min: 1, max: 1000 } },
 			async handler(this: UsersThis, ctx: Context<{ ids: number[] }>) {
 				const ids = distinctIds(ctx.params.ids);
-				const found = new Set((await this.collections.users.findByIds(ids)).map(doc => doc._id));
-				return { missing: ids.filter(id => !found.has(id)) };
+				const found = new Set((await this.loadUsers(ids)).map(doc => doc._id));
+				const missing = ids.find(id => !found.has(id));
+				if (missing !== undefined) throw notFound(`user ${missing} does not exist`);
+				return {};
 			}
 		}
 	},

@@ -185,10 +185,8 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 					{ authorId: ctx.params.user_id, status: "ready" },
 					{ sort: { publishedAt: -1, _id: -1 } }
 				);
-				if (docs.length === 0) {
-					const { missing } = await ctx.call<{ missing: number[] }, { ids: number[] }>("users.checkExist", { ids: [ctx.params.user_id] });
-					if (missing.length > 0) throw notFound(`user ${ctx.params.user_id} does not exist`);
-				}
+				// An empty list is only an answer for an existing user.
+				if (docs.length === 0) await ctx.call("users.assertExist", { ids: [ctx.params.user_id] });
 				return { video_list: await this.toVideos(ctx, docs, ctx.meta.userId) };
 			}
 		},
@@ -205,15 +203,14 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 			}
 		},
 
-		/** The authors of ready videos. Params: ids. Returns { videos: { [id]: { authorId } } } (unknown or not ready: absent). */
-		lookup: {
+		/** The author of a ready video; NOT_FOUND ("video N does not exist") otherwise. Params: id. Returns { authorId }. */
+		authorOf: {
 			visibility: "public",
-			params: { ids: idsSchema },
-			async handler(this: VideosThis, ctx: Context<IdsParams>) {
-				const docs = await this.collections.videos.findByIds(distinctIds(ctx.params.ids));
-				const videos: Record<number, { authorId: number }> = {};
-				for (const doc of docs) if (doc.status === "ready") videos[doc._id] = { authorId: doc.authorId };
-				return { videos };
+			params: { id: wireId },
+			async handler(this: VideosThis, ctx: Context<{ id: number }>) {
+				const doc = await this.collections.videos.findOne({ _id: ctx.params.id, status: "ready" });
+				if (!doc) throw notFound(`video ${ctx.params.id} does not exist`);
+				return { authorId: doc.authorId };
 			}
 		},
 

@@ -17,6 +17,7 @@ import net, { type AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import type { ServiceBroker } from "moleculer";
+import { bucketKeys, dropClusterData, minioFromEnv, until } from "./real-servers";
 
 export const ALL_SERVICES = ["api", "users", "videos", "transcoder", "favorites", "comments", "relations", "messages"];
 
@@ -150,14 +151,6 @@ async function startEmbedded(options: SystemOptions): Promise<System> {
 const SERVER_ENV = ["TRANSPORTER", "MONGO_URI", "REDIS_URL", "S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY"];
 const REPLICAS: Record<string, number> = { api: 2, videos: 2 };
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 60000): Promise<void> {
-	const deadline = Date.now() + timeoutMs;
-	while (!(await check().catch(() => false))) {
-		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-		await new Promise(resolve => setTimeout(resolve, 100));
-	}
-}
-
 async function startCluster(options: SystemOptions): Promise<System> {
 	const missing = SERVER_ENV.filter(name => !process.env[name]);
 	if (missing.length > 0)
@@ -204,10 +197,10 @@ async function startCluster(options: SystemOptions): Promise<System> {
 	let broker: ServiceBroker | null = null;
 	const waitReady = async (from: number) => {
 		for (const { name, child, healthPort } of children.slice(from))
-			await waitFor(`${name} to be ready`, async () => {
+			await until(`${name} to be ready`, async () => {
 				if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}`);
-				return (await fetch(`http://127.0.0.1:${healthPort}/ready`)).ok;
-			});
+				return (await fetch(`http://127.0.0.1:${healthPort}/ready`)).ok || undefined;
+			}, 60000, 100);
 	};
 	try {
 		// First replicas first: they create the databases (FerretDB 1.x breaks a collection
@@ -255,16 +248,16 @@ async function startCluster(options: SystemOptions): Promise<System> {
 		const client = broker;
 		if (stubs.length > 0)
 			for (const { name } of children)
-				await waitFor(`${name} to see ${stubs.join(", ")}`, async () => {
+				await until(`${name} to see ${stubs.join(", ")}`, async () => {
 					const known = await client.call<{ name: string }[], object>("$node.services", { skipInternal: true }, { nodeID: name });
-					return stubs.every(stub => known.some(service => service.name === stub));
-				});
+					return stubs.every(stub => known.some(service => service.name === stub)) || undefined;
+				}, 60000, 100);
 		await broker.waitForServices(options.services ?? ALL_SERVICES, 30000);
 		for (const port of apiPorts)
-			await waitFor(`api on :${port}`, async () => {
+			await until(`api on :${port}`, async () => {
 				const body = (await (await fetch(`http://127.0.0.1:${port}/douyin/feed/`)).json()) as { status_code: number };
-				return body.status_code === 0;
-			});
+				return body.status_code === 0 || undefined;
+			}, 60000, 100);
 	} catch (err) {
 		for (const { name, log } of children) {
 			const tail = fs.existsSync(log) ? fs.readFileSync(log, "utf8").split("\n").slice(-15).join("\n") : "";
@@ -289,31 +282,11 @@ async function startCluster(options: SystemOptions): Promise<System> {
 				{ child, healthUrl: `http://127.0.0.1:${healthPort}`, url: port ? `http://127.0.0.1:${port}` : undefined }
 			])
 		),
-		async objectKeys() {
-			const { Client } = require("minio") as typeof import("minio");
-			const endpoint = new URL(s3Base);
-			const client = new Client({
-				endPoint: endpoint.hostname,
-				port: Number(endpoint.port || 80),
-				useSSL: endpoint.protocol === "https:",
-				accessKey: process.env.S3_ACCESS_KEY!,
-				secretKey: process.env.S3_SECRET_KEY!
-			});
-			if (!(await client.bucketExists(id))) return [];
-			const keys: string[] = [];
-			for await (const item of client.listObjectsV2(id, "", true)) if ((item as { name?: string }).name) keys.push((item as { name: string }).name);
-			return keys;
-		},
+		objectKeys: () => bucketKeys(minioFromEnv(), id),
 		async stop() {
 			await stopChildren();
 			await clientBroker.stop();
-			const { MongoClient } = require("mongodb") as typeof import("mongodb");
-			const mongo = await MongoClient.connect(process.env.MONGO_URI!);
-			try {
-				for (const name of ALL_SERVICES) await mongo.db(`${id}-${name}`).dropDatabase();
-			} finally {
-				await mongo.close();
-			}
+			await dropClusterData(id);
 			fs.rmSync(logDir, { recursive: true, force: true });
 		}
 	};

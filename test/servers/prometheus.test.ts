@@ -11,11 +11,11 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { Client } from "../helpers/client";
+import { dropClusterData, freePorts, until } from "../helpers/real-servers";
 import { FIXTURE_MP4, uploadForm } from "../helpers/videos";
 
 jest.setTimeout(240000);
@@ -27,39 +27,6 @@ const run = promisify(execFile);
 interface Sample {
 	metric: Record<string, string>;
 	value: [number, string];
-}
-
-function portFree(port: number): Promise<boolean> {
-	return new Promise(resolve => {
-		const server = net.createServer();
-		server.once("error", () => resolve(false));
-		server.listen(port, "0.0.0.0", () => server.close(() => resolve(true)));
-	});
-}
-
-/** The first port of `count` consecutive free ones. */
-async function freeBlock(count: number): Promise<number> {
-	for (;;) {
-		const base = 20000 + Math.floor(Math.random() * 30000);
-		let free = true;
-		for (let port = base; port < base + count && free; port++) free = await portFree(port);
-		if (free) return base;
-	}
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60000): Promise<T> {
-	const deadline = Date.now() + timeoutMs;
-	let last: unknown;
-	for (;;) {
-		try {
-			const value = await probe();
-			if (value !== undefined) return value;
-		} catch (err) {
-			last = err;
-		}
-		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
-		await new Promise(resolve => setTimeout(resolve, 250));
-	}
 }
 
 const id = `p${crypto.randomBytes(4).toString("hex")}`;
@@ -92,7 +59,7 @@ beforeAll(async () => {
 	const missing = ["TRANSPORTER", "MONGO_URI", "REDIS_URL", "S3_ENDPOINT"].filter(name => !process.env[name]);
 	if (missing.length > 0) throw new Error(`needs the real servers: eval "$(bash scripts/servers.sh start)" (missing ${missing.join(", ")})`);
 
-	const base = await freeBlock(24);
+	const base = await freePorts(24);
 	clusterEnv = {
 		...process.env,
 		MOLETOK_CLUSTER_DIR: clusterDir,
@@ -140,32 +107,7 @@ afterAll(async () => {
 		await exited;
 	}
 	if (clusterEnv) await run("bash", [path.join(ROOT, "scripts/cluster.sh"), "stop"], { cwd: ROOT, env: clusterEnv, timeout: 60000 }).catch(() => undefined);
-	if (process.env.MONGO_URI) {
-		const { MongoClient } = require("mongodb") as typeof import("mongodb");
-		const mongo = await MongoClient.connect(process.env.MONGO_URI);
-		try {
-			for (const { name } of (await mongo.db("admin").admin().listDatabases()).databases) if (name.startsWith(`${id}-`)) await mongo.db(name).dropDatabase();
-		} finally {
-			await mongo.close();
-		}
-	}
-	if (process.env.S3_ENDPOINT) {
-		const { Client: Minio } = require("minio") as typeof import("minio");
-		const endpoint = new URL(process.env.S3_ENDPOINT);
-		const minio = new Minio({
-			endPoint: endpoint.hostname,
-			port: Number(endpoint.port || 80),
-			useSSL: endpoint.protocol === "https:",
-			accessKey: process.env.S3_ACCESS_KEY!,
-			secretKey: process.env.S3_SECRET_KEY!
-		});
-		if (await minio.bucketExists(id)) {
-			const keys: string[] = [];
-			for await (const item of minio.listObjectsV2(id, "", true)) if ((item as { name?: string }).name) keys.push((item as { name: string }).name);
-			await minio.removeObjects(id, keys);
-			await minio.removeBucket(id);
-		}
-	}
+	await dropClusterData(id);
 	fs.rmSync(workDir, { recursive: true, force: true });
 });
 
