@@ -71,6 +71,8 @@ describe("a process killed in the middle of a job", () => {
 					...process.env,
 					SERVICEDIR: "dist/services",
 					PORT: String(port),
+					HEALTH_PORT: "off",
+					METRICS_PORT: "off",
 					HOST: "127.0.0.1",
 					DATA_DIR: dataDir,
 					LOG_LEVEL: "warn",

@@ -12,6 +12,9 @@ import { rejection } from "../helpers/rejection";
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "moletok-users-"));
 process.env.DATA_DIR = dataDir;
 process.env.BCRYPT_COST = "10";
+// No health or metrics endpoint: a MoleTok started with `npm start` may hold their ports.
+process.env.HEALTH_PORT = "off";
+process.env.METRICS_PORT = "off";
 
 const calls: { action: string; params: FactsParams }[] = [];
 function provider(name: string, facts: (id: number, viewerId?: number) => object) {
