@@ -102,7 +102,13 @@ export function HealthMiddleware(port: number | null, host: string): Middleware 
 				process.removeListener("SIGTERM", onSignal);
 				process.removeListener("SIGINT", onSignal);
 			}
-			if (server) await new Promise<void>(resolve => server!.close(() => resolve()));
+			if (server) {
+				const closed = new Promise<void>(resolve => server!.close(() => resolve()));
+				// A prober polling on a kept-alive connection would otherwise hold the close (and
+				// the process's exit) open for as long as it polls.
+				server.closeAllConnections();
+				await closed;
+			}
 		}
 	};
 }

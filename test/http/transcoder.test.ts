@@ -9,10 +9,24 @@ import os from "node:os";
 import path from "node:path";
 import { Client } from "../helpers/client";
 import { freePort, startSystem, type System } from "../helpers/system";
+import { until } from "../helpers/real-servers";
 import { uploadForm, waitForVideo } from "../helpers/videos";
 
 const ROOT = path.join(__dirname, "..", "..");
 const BIN = path.join(ROOT, "test", "fixtures", "bin");
+
+/** The job once it has settled: the transcoder records it just after it settles the video. */
+function settledJob(system: System, videoId: number) {
+	return until(
+		`the job of video ${videoId} to settle`,
+		async () => {
+			const job = await system.broker.call<{ status: string; attempts: number }, object>("transcoder.job", { videoId });
+			return job.status === "running" || job.status === "queued" ? undefined : job;
+		},
+		10000,
+		50
+	);
+}
 
 describe("a job that keeps failing", () => {
 	let system: System;
@@ -31,7 +45,7 @@ describe("a job that keeps failing", () => {
 		const video = await waitForVideo(system.broker, body.video_id);
 		expect(video.status).toBe("failed");
 		expect(video.failReason).toMatch(/transcoding failed after 3 attempt\(s\): ffmpeg failed/);
-		const job = await system.broker.call<{ status: string; attempts: number; lastError: string }, object>("transcoder.job", { videoId: body.video_id });
+		const job = await settledJob(system, body.video_id);
 		expect(job).toMatchObject({ status: "failed", attempts: 3 });
 		const list = await client.get<{ video_list: unknown[] }>("/publish/list/", { user_id: author.id });
 		expect(list.video_list).toEqual([]);
@@ -99,7 +113,7 @@ describe("a process killed in the middle of a job", () => {
 		system = await startSystem({ dataDir, env: { TRANSCODE_LEASE_MS: "1500" } });
 		const video = await waitForVideo(system.broker, body.video_id, 30000);
 		expect(video.status).toBe("ready");
-		const job = await system.broker.call<{ status: string; attempts: number }, object>("transcoder.job", { videoId: body.video_id });
+		const job = await settledJob(system, body.video_id);
 		expect(job).toMatchObject({ status: "done", attempts: 2 });
 		const list = await new Client(system.url).get<{ video_list: { id: number }[] }>("/publish/list/", { user_id: author!.id });
 		expect(list.video_list.map(v => v.id)).toEqual([body.video_id]);

@@ -12,6 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { Client } from "../helpers/client";
 import { type ClusterProcess, type System, TARGET, startSystem } from "../helpers/system";
+import { until } from "../helpers/real-servers";
 import { publishVideo, uploadForm, waitForVideo } from "../helpers/videos";
 
 const BIN = path.join(__dirname, "..", "fixtures", "bin");
@@ -26,9 +27,16 @@ function processOf(system: System, prefix: string): [string, ClusterProcess] {
 	return found;
 }
 
-function exited(child: ClusterProcess["child"]): Promise<number | null> {
+/** The exit code, or "still running" after `timeoutMs`. */
+function exited(child: ClusterProcess["child"], timeoutMs = 30000): Promise<number | null | "still running"> {
 	if (child.exitCode !== null) return Promise.resolve(child.exitCode);
-	return new Promise(resolve => child.once("exit", code => resolve(code)));
+	return new Promise(resolve => {
+		const timer = setTimeout(() => resolve("still running"), timeoutMs);
+		child.once("exit", code => {
+			clearTimeout(timer);
+			resolve(code);
+		});
+	});
 }
 
 describe("the shared cache", () => {
@@ -116,11 +124,15 @@ describe("transcoder replicas", () => {
 		expect(video.status).toBe("ready");
 		// Asked of the survivor: the client only forgets the killed node when its heartbeats stop.
 		const survivor = [...system.processes.keys()].find(name => name.startsWith("transcoder-") && name !== holder)!;
-		const job = await system.broker.call<{ status: string; owner: string; attempts: number }, object>(
-			"transcoder.job",
-			{ videoId: body.video_id },
-			{ nodeID: survivor }
-		);
+		// The job is marked done just after the video is marked ready.
+		const job = await until("the job to be done", async () => {
+			const state = await system.broker.call<{ status: string; owner: string; attempts: number }, object>(
+				"transcoder.job",
+				{ videoId: body.video_id },
+				{ nodeID: survivor }
+			);
+			return state.status === "running" ? undefined : state;
+		}, 10000, 100);
 		expect(job.status).toBe("done");
 		expect(job.attempts).toBe(2);
 		expect(job.owner).toBe(survivor);
@@ -166,7 +178,9 @@ describe("graceful shutdown under load", () => {
 				const params = i % 3 === 2 ? { token: viewer.token, video_id: videoId, action_type: (i % 2) + 1 } : { token: viewer.token };
 				try {
 					const res = await fetch(`${base}/douyin${path}?${new URLSearchParams(Object.entries(params).map(([k, v]): [string, string] => [k, String(v)]))}`, {
-						method: path === "/feed/" ? "GET" : "POST"
+						method: path === "/feed/" ? "GET" : "POST",
+						// A request that hangs is a failure too, reported as such.
+						signal: AbortSignal.timeout(5000)
 					});
 					const body = (await res.json()) as { status_code: number; status_msg?: string };
 					if (res.status !== 200 || body.status_code !== 0) failures.push(`${path} on ${base}: ${res.status} ${JSON.stringify(body)}`);
