@@ -6,23 +6,46 @@
  * writer deletes the entries its change touches right after the write, and once more a
  * moment later: a reader that counted just before the write and stores its result just
  * after the first delete would otherwise leave a stale count until the TTL.
+ *
+ * Every invalidation also renews a change stamp (STAMP): `counts` for any count, and
+ * `viewer:<id>` for a viewer's own flags. A service that keeps something it assembled
+ * from other owners' counts or flags (the feed's pages) reads the stamps first, in one
+ * lookup, and keeps its copy only while they are unchanged: no call to the owners, and
+ * never stale, on any replica.
  */
+import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { LRUCache } from "lru-cache";
 import type { ServiceBroker } from "moleculer";
 import { config } from "./config";
 import { healthOf } from "./health";
 
-/** Where cached counts live: batched reads and writes of JSON values. */
+/** The change stamps: a stamp gets a value never seen before whenever what it covers changes. */
+export const STAMP = {
+	/** Any cached count (likes, comments, follows, works). */
+	counts: "stamp:counts",
+	/** The viewer's own flags: what they liked, whom they follow. */
+	viewer: (viewerId: number) => `stamp:viewer:${viewerId}`
+};
+
+/** A stamp outlives every copy kept against it (those live a minute at most). */
+const STAMP_TTL_SECONDS = 7 * 24 * 3600;
+
+/** Where cached counts live: batched reads and writes of JSON values, and the change stamps. */
 export interface CountStore {
 	getMany(keys: string[]): Promise<(unknown | null)[]>;
 	setMany(entries: [string, unknown][], ttlSeconds: number): Promise<void>;
-	del(keys: string[]): Promise<void>;
+	/** Deletes the keys and renews the stamps, in one round trip. */
+	invalidate(keys: string[], stamps: string[]): Promise<void>;
+	/** The stamps' values (null: never renewed, or long ago). */
+	stamps(keys: string[]): Promise<(string | null)[]>;
 }
 
 /** Embedded mode: one process, so a bounded in-memory map is the whole cache. */
 export class MemoryCountStore implements CountStore {
 	private readonly cache = new LRUCache<string, object>({ max: 200_000, ttlAutopurge: false });
+	/** Not in the LRU: an evicted stamp would read as an old value again. One per viewer who ever acted. */
+	private readonly stampValues = new Map<string, string>();
 
 	async getMany(keys: string[]) {
 		return keys.map(key => this.cache.get(key) ?? null);
@@ -32,8 +55,13 @@ export class MemoryCountStore implements CountStore {
 		for (const [key, value] of entries) this.cache.set(key, value as object, { ttl: ttlSeconds * 1000 });
 	}
 
-	async del(keys: string[]) {
+	async invalidate(keys: string[], stamps: string[]) {
 		for (const key of keys) this.cache.delete(key);
+		for (const stamp of stamps) this.stampValues.set(stamp, randomUUID());
+	}
+
+	async stamps(keys: string[]) {
+		return keys.map(key => this.stampValues.get(key) ?? null);
 	}
 }
 
@@ -57,8 +85,15 @@ export class RedisCountStore implements CountStore {
 		await batch.exec();
 	}
 
-	async del(keys: string[]) {
-		if (keys.length > 0) await this.redis.del(keys.map(key => this.prefix + key));
+	async invalidate(keys: string[], stamps: string[]) {
+		const batch = this.redis.multi();
+		if (keys.length > 0) batch.del(keys.map(key => this.prefix + key));
+		for (const stamp of stamps) batch.set(this.prefix + stamp, randomUUID(), "EX", STAMP_TTL_SECONDS);
+		await batch.exec();
+	}
+
+	async stamps(keys: string[]) {
+		return keys.length === 0 ? [] : this.redis.mget(keys.map(key => this.prefix + key));
 	}
 }
 
@@ -70,7 +105,9 @@ export function countStore(): CountStore {
 	if (!processStore) {
 		const cfg = config();
 		if (cfg.redisUrl) {
-			processRedis = new Redis(cfg.redisUrl, { maxRetriesPerRequest: 3 });
+			// Auto-pipelining: the reads of every request that arrived in the same tick go out in
+			// one write and come back in one, instead of a round trip (two wake-ups) each.
+			processRedis = new Redis(cfg.redisUrl, { maxRetriesPerRequest: 3, enableAutoPipelining: true });
 			processStore = new RedisCountStore(processRedis, `${cfg.namespace}-counts:`);
 		} else processStore = new MemoryCountStore();
 	}
@@ -134,12 +171,12 @@ export class CountsCache<T extends object, K extends number | string = number> {
 		return result;
 	}
 
-	/** Forgets the counts of these ids; call after every write that changes them. */
-	async invalidate(ids: readonly K[]): Promise<void> {
+	/** Forgets the counts of these ids and renews the stamps (default: STAMP.counts); call after every write that changes them. */
+	async invalidate(ids: readonly K[], stamps: string[] = [STAMP.counts]): Promise<void> {
 		if (ids.length === 0) return;
 		const keys = ids.map(id => this.key(id));
-		await this.store.del(keys);
-		setTimeout(() => void this.store.del(keys).catch(() => undefined), RECOUNT_GRACE_MS).unref();
+		await this.store.invalidate(keys, stamps);
+		setTimeout(() => void this.store.invalidate(keys, stamps).catch(() => undefined), RECOUNT_GRACE_MS).unref();
 	}
 }
 
@@ -152,7 +189,7 @@ export class ViewerFlags {
 	private readonly cache: CountsCache<{ on: boolean }, string>;
 
 	/** @param find the ids among `ids` for which the fact holds for `viewerId` (one query) */
-	constructor(prefix: string, find: (viewerId: number, ids: number[]) => Promise<number[]>, store?: CountStore) {
+	constructor(prefix: string, find: (viewerId: number, ids: number[]) => Promise<number[]>, store?: CountStore, ttlSeconds?: number) {
 		this.cache = new CountsCache<{ on: boolean }, string>(
 			prefix,
 			async pairs => {
@@ -168,7 +205,8 @@ export class ViewerFlags {
 				}
 				return result;
 			},
-			store
+			store,
+			ttlSeconds
 		);
 	}
 
@@ -179,7 +217,16 @@ export class ViewerFlags {
 		return new Set(ids.filter(id => flags.get(`${viewerId}:${id}`)?.on));
 	}
 
+	/** Forgets the viewer's flags about these ids and renews the viewer's stamp. */
 	invalidate(viewerId: number, ids: readonly number[]): Promise<void> {
-		return this.cache.invalidate(ids.map(id => `${viewerId}:${id}`));
+		return this.cache.invalidate(
+			ids.map(id => `${viewerId}:${id}`),
+			[STAMP.viewer(viewerId)]
+		);
 	}
+}
+
+/** The current values of these stamps, in one lookup (see STAMP). */
+export function readStamps(keys: string[], store: CountStore = countStore()): Promise<(string | null)[]> {
+	return store.stamps(keys);
 }

@@ -1,8 +1,9 @@
 /**
  * The count cache, on any CountStore: counts come from the owner's data, are cached per
- * id, are read in one batch, and an invalidation by one replica is seen by every other.
+ * id, are read in one batch, and an invalidation by one replica is seen by every other,
+ * as is the change stamp it renews.
  */
-import { CountsCache, type CountStore } from "../../lib/counts-cache";
+import { CountsCache, type CountStore, STAMP, ViewerFlags } from "../../lib/counts-cache";
 
 export function describeCountsCacheContract(name: string, open: () => CountStore, close: () => Promise<void> = async () => {}) {
 	describe(`CountsCache on ${name}`, () => {
@@ -53,6 +54,28 @@ export function describeCountsCacheContract(name: string, open: () => CountStore
 			await replicaA.invalidate([1]);
 			expect((await replicaB.get([1, 2])).get(1)).toEqual({ likes: 12 });
 			expect(computed.at(-1)).toEqual([1]);
+		});
+
+		test("every invalidation renews its stamp to a value never seen before, seen at once through another replica", async () => {
+			const seen = new Set((await storeB.stamps([STAMP.counts])).filter(Boolean));
+			for (let i = 0; i < 3; i++) {
+				await cacheOn(storeA).invalidate([1]);
+				const [stamp] = await storeB.stamps([STAMP.counts]);
+				expect(stamp).toEqual(expect.any(String));
+				expect(seen.has(stamp)).toBe(false);
+				seen.add(stamp);
+			}
+		});
+
+		test("a viewer's flag change renews that viewer's stamp and no other", async () => {
+			const flags = new ViewerFlags(`${prefix}-liked`, async () => [], storeA, 60);
+			const viewer = 1_000_000 + Math.floor(Math.random() * 1_000_000);
+			const [mine, other] = await storeB.stamps([STAMP.viewer(viewer), STAMP.viewer(viewer + 1)]);
+			await flags.invalidate(viewer, [5]);
+			const [mineAfter, otherAfter] = await storeB.stamps([STAMP.viewer(viewer), STAMP.viewer(viewer + 1)]);
+			expect(mineAfter).toEqual(expect.any(String));
+			expect(mineAfter).not.toBe(mine);
+			expect(otherAfter).toBe(other);
 		});
 
 		test("a stale count stored by a racing reader is gone after the second delete", async () => {
