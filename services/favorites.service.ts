@@ -6,7 +6,7 @@
  */
 import type { Context, Service } from "moleculer";
 import { CountsCache, ViewerFlags } from "../lib/counts-cache";
-import { type FactsParams, distinctIds, factsParamsSchema } from "../lib/facts";
+import { type FactsParams, distinctIds, factsParamsSchema, flagsParamsSchema } from "../lib/facts";
 import type { AppMeta } from "../lib/meta";
 import { METRIC } from "../lib/metrics";
 import { actionType, wireId } from "../lib/params";
@@ -122,16 +122,23 @@ const FavoritesService = defineService<FavoritesSettings, object, FavoritesThis>
 			}
 		},
 
-		/** favorite_count and is_favorite (for viewerId) of videos. Facts provider of videos. */
+		/** favorite_count of videos. Count provider of videos. */
 		videoFacts: {
 			visibility: "public",
 			params: factsParamsSchema,
 			async handler(this: FavoritesThis, ctx: Context<FactsParams>) {
-				const { ids, viewerId } = ctx.params;
-				const [counts, likedIds] = await Promise.all([this.videoCounts.get(ids), this.liked.get(viewerId, ids)]);
-				return Object.fromEntries(
-					ids.map(id => [id, { favorite_count: counts.get(id)?.favorite_count ?? 0, is_favorite: likedIds.has(id) }])
-				);
+				const counts = await this.videoCounts.get(ctx.params.ids);
+				return Object.fromEntries(ctx.params.ids.map(id => [id, { favorite_count: counts.get(id)?.favorite_count ?? 0 }]));
+			}
+		},
+
+		/** is_favorite of videos: has viewerId liked them. Flag provider of videos. */
+		videoFlags: {
+			visibility: "public",
+			params: flagsParamsSchema,
+			async handler(this: FavoritesThis, ctx: Context<Required<FactsParams>>) {
+				const liked = await this.liked.get(ctx.params.viewerId, ctx.params.ids);
+				return Object.fromEntries(ctx.params.ids.map(id => [id, { is_favorite: liked.has(id) }]));
 			}
 		},
 

@@ -7,7 +7,7 @@
 import type { Context, Service } from "moleculer";
 import { CountsCache, ViewerFlags } from "../lib/counts-cache";
 import { invalidParam } from "../lib/errors";
-import { type FactsParams, factsParamsSchema } from "../lib/facts";
+import { type FactsParams, factsParamsSchema, flagsParamsSchema } from "../lib/facts";
 import type { AppMeta } from "../lib/meta";
 import { actionType, wireId } from "../lib/params";
 import { defineService } from "../lib/service";
@@ -184,16 +184,23 @@ const RelationsService = defineService<RelationsSettings, RelationsMethods, Rela
 			}
 		},
 
-		/** follow_count, follower_count and is_follow (viewer follows them) of users. Facts provider of users.getMany. */
+		/** follow_count and follower_count of users. Count provider of users.getMany. */
 		userFacts: {
 			visibility: "public",
 			params: factsParamsSchema,
 			async handler(this: RelationsThis, ctx: Context<FactsParams>) {
-				const { ids, viewerId } = ctx.params;
-				const [counts, followedIds] = await Promise.all([this.userCounts.get(ids), this.following.get(viewerId, ids)]);
-				return Object.fromEntries(
-					ids.map(id => [id, { follow_count: 0, follower_count: 0, ...counts.get(id), is_follow: followedIds.has(id) }])
-				);
+				const counts = await this.userCounts.get(ctx.params.ids);
+				return Object.fromEntries(ctx.params.ids.map(id => [id, counts.get(id) ?? { follow_count: 0, follower_count: 0 }]));
+			}
+		},
+
+		/** is_follow of users: does viewerId follow them. Flag provider of users.getMany and of videos' authors. */
+		userFlags: {
+			visibility: "public",
+			params: flagsParamsSchema,
+			async handler(this: RelationsThis, ctx: Context<Required<FactsParams>>) {
+				const followed = await this.following.get(ctx.params.viewerId, ctx.params.ids);
+				return Object.fromEntries(ctx.params.ids.map(id => [id, { is_follow: followed.has(id) }]));
 			}
 		}
 	},

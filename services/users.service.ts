@@ -1,7 +1,8 @@
 /**
  * users: accounts (credentials and profile) and the User object of the wire contract.
- * The counts a User shows belong to other services; `getMany` gathers them with one
- * batched `<service>.userFacts` call per owner (settings.factProviders).
+ * The counts and flags a User shows belong to other services; `getMany` gathers them with
+ * one batched call per owner (settings.factProviders, and settings.flagProviders when
+ * there is a viewer).
  */
 import bcrypt from "bcryptjs";
 import { LRUCache } from "lru-cache";
@@ -9,7 +10,7 @@ import type { Context, Service } from "moleculer";
 import { tokenSigner } from "../lib/auth";
 import { config } from "../lib/config";
 import { conflict, notFound, unauthorized } from "../lib/errors";
-import { distinctIds, gatherFacts } from "../lib/facts";
+import { type Facts, distinctIds, gatherFacts } from "../lib/facts";
 import type { AppMeta } from "../lib/meta";
 import { METRIC } from "../lib/metrics";
 import { type Collection, DuplicateKeyError } from "../lib/store";
@@ -29,8 +30,10 @@ export interface UserDoc {
 }
 
 interface UsersSettings {
-	/** Actions answering `{ ids, viewerId }` with part of each User (counts, is_follow). */
+	/** Actions answering `{ ids }` with counts of each User. */
 	factProviders: string[];
+	/** Actions answering `{ ids, viewerId }` with the viewer's flags about each User (is_follow). */
+	flagProviders: string[];
 }
 
 interface UsersMethods {
@@ -73,7 +76,8 @@ const UsersService = defineService<UsersSettings, UsersMethods, UsersThis>({
 	mixins: [StoreMixin<{ users: Collection<UserDoc> }>({ users: [{ fields: ["name"], unique: true }] })],
 
 	settings: {
-		factProviders: ["videos.userFacts", "favorites.userFacts", "relations.userFacts"]
+		factProviders: ["videos.userFacts", "favorites.userFacts", "relations.userFacts"],
+		flagProviders: ["relations.userFlags"]
 	},
 
 	actions: {
@@ -180,7 +184,11 @@ const UsersService = defineService<UsersSettings, UsersMethods, UsersThis>({
 
 		/** Wire Users with every count and flag, from one facts call per provider. */
 		async toUsers(this: UsersThis, ctx: Context, docs: UserDoc[], viewerId?: number): Promise<User[]> {
-			const facts = await gatherFacts<User>(ctx, this.settings.factProviders, { ids: docs.map(doc => doc._id), viewerId });
+			const ids = docs.map(doc => doc._id);
+			const [facts, flags] = await Promise.all([
+				gatherFacts<User>(ctx, this.settings.factProviders, { ids }),
+				viewerId ? gatherFacts<User>(ctx, this.settings.flagProviders, { ids, viewerId }) : ({} as Facts<User>)
+			]);
 			return docs.map(doc => ({
 				id: doc._id,
 				name: doc.name,
@@ -193,7 +201,8 @@ const UsersService = defineService<UsersSettings, UsersMethods, UsersThis>({
 				total_favorited: 0,
 				work_count: 0,
 				favorite_count: 0,
-				...facts[doc._id]
+				...facts[doc._id],
+				...flags[doc._id]
 			}));
 		}
 	},

@@ -17,14 +17,16 @@ process.env.HEALTH_PORT = "off";
 process.env.METRICS_PORT = "off";
 
 const calls: { action: string; params: FactsParams }[] = [];
-function provider(name: string, facts: (id: number, viewerId?: number) => object) {
+function provider(name: string, facts: (id: number) => object, flags?: (id: number, viewerId: number) => object) {
+	const answer = (action: string, of: (id: number) => object) => (ctx: Context<FactsParams>) => {
+		calls.push({ action: `${name}.${action}`, params: ctx.params });
+		return Object.fromEntries(ctx.params.ids.map(id => [id, of(id)]));
+	};
 	return {
 		name,
 		actions: {
-			userFacts(ctx: Context<FactsParams>) {
-				calls.push({ action: `${name}.userFacts`, params: ctx.params });
-				return Object.fromEntries(ctx.params.ids.map(id => [id, facts(id, ctx.params.viewerId)]));
-			}
+			userFacts: answer("userFacts", facts),
+			...(flags && { userFlags: (ctx: Context<FactsParams>) => answer("userFlags", id => flags(id, ctx.params.viewerId!))(ctx) })
 		}
 	};
 }
@@ -34,7 +36,13 @@ const broker = new ServiceBroker({ ...brokerOptions(), logger: false });
 broker.createService(require("../../services/users.service").default);
 broker.createService(provider("videos", () => ({ work_count: 3 })));
 broker.createService(provider("favorites", id => ({ favorite_count: id, total_favorited: 7 })));
-broker.createService(provider("relations", (_id, viewerId) => ({ follow_count: 1, follower_count: 2, is_follow: viewerId === 1 })));
+broker.createService(
+	provider(
+		"relations",
+		() => ({ follow_count: 1, follower_count: 2 }),
+		(_id, viewerId) => ({ is_follow: viewerId === 1 })
+	)
+);
 
 beforeAll(() => broker.start());
 afterAll(async () => {
@@ -87,7 +95,7 @@ describe("users", () => {
 		expect(wrong.message).toBe(unknown.message);
 	});
 
-	test("getMany asks each fact provider once for the whole batch and merges the answers", async () => {
+	test("getMany asks each count and flag provider once for the whole batch and merges the answers", async () => {
 		const ids: number[] = [];
 		for (let i = 0; i < 5; i++)
 			ids.push((await broker.call<{ user_id: number }, object>("users.register", { username: `batch${i}`, password: "secret1" })).user_id);
@@ -96,8 +104,8 @@ describe("users", () => {
 			ids: [...ids, ids[0], 99999],
 			viewerId: 1
 		});
-		expect(calls.map(c => c.action).sort()).toEqual(["favorites.userFacts", "relations.userFacts", "videos.userFacts"]);
-		for (const call of calls) expect(call.params).toEqual({ ids, viewerId: 1 });
+		expect(calls.map(c => c.action).sort()).toEqual(["favorites.userFacts", "relations.userFacts", "relations.userFlags", "videos.userFacts"]);
+		for (const call of calls) expect(call.params).toEqual(call.action.endsWith("Flags") ? { ids, viewerId: 1 } : { ids });
 		expect(Object.keys(users).map(Number).sort((a, b) => a - b)).toEqual(ids);
 		expect(users[ids[1]]).toEqual({
 			id: ids[1],
@@ -112,6 +120,14 @@ describe("users", () => {
 			work_count: 3,
 			favorite_count: ids[1]
 		});
+	});
+
+	test("getMany without a viewer asks no flag provider and every flag is false", async () => {
+		const { user_id } = await broker.call<{ user_id: number }, object>("users.register", { username: "noviewer", password: "secret1" });
+		calls.length = 0;
+		const { users } = await broker.call<{ users: Record<number, Record<string, unknown>> }, object>("users.getMany", { ids: [user_id] });
+		expect(calls.map(c => c.action).sort()).toEqual(["favorites.userFacts", "relations.userFacts", "videos.userFacts"]);
+		expect(users[user_id].is_follow).toBe(false);
 	});
 
 	test("get needs a logged-in caller", async () => {
