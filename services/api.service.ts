@@ -11,6 +11,7 @@ import { tokenSigner } from "../lib/auth";
 import { config } from "../lib/config";
 import { unauthorized } from "../lib/errors";
 import { ROUTES, envelopeOf, multipartFields, success } from "../lib/http";
+import { encodeAnswer } from "../lib/json-text";
 import type { AppMeta } from "../lib/meta";
 import { type Gateway, handleUpload, serveMedia } from "../lib/media-http";
 import { StorageMixin, type StorageVars } from "../mixins/storage.mixin";
@@ -23,6 +24,7 @@ type Req = IncomingMessage & {
 };
 
 interface ApiMethods {
+	encodeResponse(req: Req, res: ServerResponse, data: unknown): string;
 	errorHandler(req: Req, res: ServerResponse, err: Error): void;
 	resolveUser(ctx: Context<unknown, AppMeta>, token: unknown, mode: "required" | "optional" | undefined): void;
 	authenticate(ctx: Context<unknown, AppMeta>, route: unknown, req: Req): Promise<null>;
@@ -109,6 +111,11 @@ const ApiService: ServiceSchema<Record<string, unknown>, ApiMethods, ApiThis> = 
 	},
 
 	methods: {
+		/** The answer's JSON; a JsonText in it (see authenticate) is written as it is. */
+		encodeResponse(_req: Req, _res: ServerResponse, data: unknown) {
+			return encodeAnswer(data);
+		},
+
 		/** moleculer-web's own handler logs 5xx errors too; onError above is the one place. */
 		errorHandler(this: ApiThis, req: Req, res: ServerResponse, err: Error) {
 			this.sendError(req, res, err);
@@ -122,6 +129,8 @@ const ApiService: ServiceSchema<Record<string, unknown>, ApiMethods, ApiThis> = 
 		async authenticate(this: ApiThis, ctx: Context<unknown, AppMeta>, _route: unknown, req: Req) {
 			const token = req.$params.token;
 			delete req.$params.token;
+			// This gateway only writes answers out: services may answer with ready JSON text.
+			ctx.meta.$jsonText = true;
 			this.resolveUser(ctx, token, req.$action?.auth);
 			return null;
 		},

@@ -1,14 +1,19 @@
 /**
  * videos: video metadata, status (pending → ready | failed) and object keys; the feed
- * and the publish lists. Every Video the API returns is built by `toVideos`, the one
- * place that joins authors (users.getMany) and facts (likes, comments) over a page.
+ * and the publish lists. Every Video the API returns is built in two steps: `assemble`
+ * joins authors (users.getMany) and counts (likes, comments) over a page, the same for
+ * every viewer; `withFlags` adds the viewer's flags (is_favorite, the author's is_follow).
+ * The feed keeps the assembled newest pages (the feed head) while the counts stamp is
+ * unchanged, and each viewer's flags while their stamp is unchanged, so a feed request
+ * usually costs one stamp lookup and no call.
  */
 import type { Readable } from "node:stream";
 import type { Context, Service } from "moleculer";
 import { config } from "../lib/config";
-import { CountsCache } from "../lib/counts-cache";
+import { CountsCache, STAMP, readStamps } from "../lib/counts-cache";
 import { invalidParam, notFound, tooLarge } from "../lib/errors";
-import { type FactsParams, distinctIds, factsParamsSchema, gatherFacts } from "../lib/facts";
+import { type FactsParams, type FlagSet, FlagsCopy, distinctIds, factsParamsSchema, gatherFacts } from "../lib/facts";
+import { jsonText } from "../lib/json-text";
 import type { AppMeta } from "../lib/meta";
 import { METRIC, countOutcomes } from "../lib/metrics";
 import { wireId } from "../lib/params";
@@ -37,15 +42,64 @@ export interface VideoDoc {
 }
 
 interface VideosSettings {
-	/** Actions answering `{ ids, viewerId }` with part of each Video (counts, is_favorite). */
+	/** Actions answering `{ ids }` with counts of each Video (favorite_count, comment_count). */
 	factProviders: string[];
+	/** Actions answering `{ ids, viewerId }` with the viewer's flags about each Video (is_favorite). */
+	flagProviders: string[];
+	/** The same about each Video's author (is_follow), asked of the flag's owner directly. */
+	authorFlagProviders: string[];
 	/** A pending video older than this with no transcode job gets one (crash between upload and enqueue). */
 	orphanAfterMs: number;
 }
 
+/** The newest ready videos, assembled for no viewer in particular: what nearly every feed request pages through. */
+interface FeedHead {
+	/** STAMP.counts when it was assembled: the head is kept while the stamp is unchanged. */
+	stamp: string | null;
+	docs: VideoDoc[];
+	/** The assembled docs, index by index (undefined: the author is gone). */
+	videos: (Video | undefined)[];
+	/** Holds every ready video: no older page exists. */
+	complete: boolean;
+	expires: number;
+	/** The JSON of its videos as viewers see them, made once per (video, flag sets): see headText. */
+	texts: Map<number, string>;
+}
+
+/** A viewer's flags about the videos of a page and about their authors. */
+interface ViewerFlags {
+	videos: Map<number, FlagSet<Video>>;
+	authors: Map<number, FlagSet<User>>;
+}
+
+/** The videos whose author still exists. */
+function present(videos: (Video | undefined)[]): Video[] {
+	return videos.filter((video): video is Video => video !== undefined);
+}
+
+/** The Video as the viewer sees it: a new object; the assembled one is never changed (it may be the feed head's). */
+function flagged(video: Video, flags: ViewerFlags | null): Video {
+	if (!flags) return video;
+	return { ...video, ...flags.videos.get(video.id)?.values, author: { ...video.author, ...flags.authors.get(video.author.id)?.values } };
+}
+
+/** The JSON of the head's video `i` as a viewer with these flags sees it: made once, then shared by every such viewer. */
+function headText(head: FeedHead, i: number, flags: ViewerFlags | null): string {
+	const video = head.videos[i]!;
+	const videoSet = flags?.videos.get(video.id);
+	const authorSet = flags?.authors.get(video.author.id);
+	const slot = (i * 1024 + (videoSet ? videoSet.code + 1 : 0)) * 1024 + (authorSet ? authorSet.code + 1 : 0);
+	let text = head.texts.get(slot);
+	if (text === undefined) head.texts.set(slot, (text = JSON.stringify(flagged(video, flags))));
+	return text;
+}
+
 interface VideosMethods {
 	toVideos(ctx: Context, docs: VideoDoc[], viewerId?: number): Promise<Video[]>;
-	feedPage(before: number): Promise<VideoDoc[]>;
+	assemble(ctx: Context, docs: VideoDoc[]): Promise<(Video | undefined)[]>;
+	withFlags(ctx: Context, videos: (Video | undefined)[], viewerId: number | undefined, stamp: string | null): Promise<Video[]>;
+	flagsOf(ctx: Context, videos: Video[], viewerId: number | undefined, stamp: string | null): Promise<ViewerFlags | null>;
+	feedHead(ctx: Context, stamp: string | null): Promise<FeedHead>;
 	enqueueOrphans(): Promise<void>;
 }
 
@@ -57,8 +111,11 @@ type VideosThis = Service<VideosSettings> &
 	StorageVars & {
 		workCounts: CountsCache<{ work_count: number }>;
 		orphanTimer?: NodeJS.Timeout;
-		/** The newest ready videos, which nearly every feed request pages through. */
-		feedHead: { docs: VideoDoc[]; complete: boolean; expires: number } | null;
+		head: FeedHead | null;
+		/** The head being assembled, shared by every request that needs it meanwhile. */
+		headBuild: { stamp: string | null; promise: Promise<FeedHead> } | null;
+		videoFlags: FlagsCopy<Video>;
+		authorFlags: FlagsCopy<User>;
 	};
 
 export interface PublishParams {
@@ -83,9 +140,13 @@ export interface MarkFailedParams {
 	reason: string;
 }
 
-/** The feed head: how many pages of the newest videos a replica keeps, and for how long at most. */
+/**
+ * The feed head: how many pages of the newest videos a replica keeps, and for how long at
+ * most. A publish or any count change renews STAMP.counts and ends it at once; the
+ * lifetime only bounds how long a lost renewal (the cache server down) could go unseen.
+ */
 const FEED_HEAD_PAGES = 4;
-const FEED_HEAD_TTL_MS = 2000;
+const FEED_HEAD_TTL_MS = 30_000;
 
 /** Above this, latest_time is in milliseconds; below, in seconds (API.md, ambiguities). */
 const MS_THRESHOLD = 1e12;
@@ -106,6 +167,8 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 
 	settings: {
 		factProviders: ["favorites.videoFacts", "comments.videoFacts"],
+		flagProviders: ["favorites.videoFlags"],
+		authorFlagProviders: ["relations.userFlags"],
 		orphanAfterMs: 60 * 1000
 	},
 
@@ -169,10 +232,34 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 			async handler(this: VideosThis, ctx: Context<FeedParams, AppMeta>) {
 				const latest = ctx.params.latest_time || Date.now();
 				const before = latest > MS_THRESHOLD ? latest : latest * 1000;
-				const docs = await this.feedPage(before);
-				const video_list = await this.toVideos(ctx, docs, ctx.meta.userId);
-				const oldest = docs.at(-1);
-				return { video_list, next_time: oldest ? oldest.publishedAt! : Date.now() };
+				const viewerId = ctx.meta.userId;
+				const [countsStamp, viewerStamp = null] = await readStamps(viewerId ? [STAMP.counts, STAMP.viewer(viewerId)] : [STAMP.counts]);
+				const head = await this.feedHead(ctx, countsStamp);
+				const size = cfg.limits.feedPageSize;
+				const start = head.docs.findIndex(doc => doc.publishedAt! < before);
+				let docs: VideoDoc[];
+				let videos: (Video | undefined)[];
+				if (start >= 0 && (start + size <= head.docs.length || head.complete)) {
+					docs = head.docs.slice(start, start + size);
+					videos = head.videos.slice(start, start + size);
+					if (ctx.meta.$jsonText) {
+						// The gateway only writes the list out: the head's texts, joined.
+						const flags = await this.flagsOf(ctx, present(videos), viewerId, viewerStamp);
+						const parts: string[] = [];
+						for (let i = start; i < start + docs.length; i++) if (head.videos[i]) parts.push(headText(head, i, flags));
+						return { video_list: jsonText(`[${parts.join(",")}]`), next_time: docs.at(-1)!.publishedAt! };
+					}
+				} else if (start < 0 && head.complete) docs = videos = [];
+				else {
+					// Older than the head: a query, assembled for this request only.
+					docs = await this.collections.videos.find(
+						{ status: "ready", publishedAt: { $lt: before } },
+						{ sort: { publishedAt: -1, _id: -1 }, limit: size }
+					);
+					videos = await this.assemble(ctx, docs);
+				}
+				const video_list = await this.withFlags(ctx, videos, viewerId, viewerStamp);
+				return { video_list, next_time: docs.at(-1)?.publishedAt ?? Date.now() };
 			}
 		},
 
@@ -240,9 +327,9 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 					{ $set: { status: "ready", coverKey: ctx.params.coverKey, publishedAt } }
 				);
 				if (!updated) return { updated: false };
+				// Renews STAMP.counts too: every replica's feed head ends at once.
 				await this.workCounts.invalidate([doc.authorId]);
-				// Broadcast: every videos replica drops its feed head.
-				ctx.broadcast("video.published", { videoId: doc._id, authorId: doc.authorId });
+				ctx.emit("video.published", { videoId: doc._id, authorId: doc.authorId });
 				return { updated: true };
 			}
 		},
@@ -275,56 +362,90 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 		}
 	},
 
-	events: {
-		"video.published"(this: VideosThis) {
-			this.feedHead = null;
-		}
-	},
-
 	methods: {
-		/**
-		 * The ready videos published before `before`, newest first, one page. Served from the
-		 * feed head (the newest FEED_HEAD_PAGES pages, kept FEED_HEAD_TTL_MS and dropped on every
-		 * publish) when it covers the page; older pages are a query.
-		 */
-		async feedPage(this: VideosThis, before: number): Promise<VideoDoc[]> {
-			const size = config().limits.feedPageSize;
-			const query = (limit: number, until = before) =>
-				this.collections.videos.find({ status: "ready", publishedAt: { $lt: until } }, { sort: { publishedAt: -1, _id: -1 }, limit });
-			let head = this.feedHead;
-			if (!head || head.expires < Date.now()) {
-				const docs = await query(size * FEED_HEAD_PAGES, Number.MAX_SAFE_INTEGER);
-				head = this.feedHead = { docs, complete: docs.length < size * FEED_HEAD_PAGES, expires: Date.now() + FEED_HEAD_TTL_MS };
-			}
-			const start = head.docs.findIndex(doc => doc.publishedAt! < before);
-			const page = start < 0 ? [] : head.docs.slice(start, start + size);
-			return page.length === size || head.complete ? page : query(size);
+		/** The feed head for this counts stamp: the one kept, or a new one assembled once for every request waiting on it. */
+		feedHead(this: VideosThis, ctx: Context, stamp: string | null): Promise<FeedHead> {
+			const head = this.head;
+			if (head && head.stamp === stamp && head.expires > Date.now()) return Promise.resolve(head);
+			if (this.headBuild && this.headBuild.stamp === stamp) return this.headBuild.promise;
+			const promise: Promise<FeedHead> = (async () => {
+				const limit = cfg.limits.feedPageSize * FEED_HEAD_PAGES;
+				const docs = await this.collections.videos.find({ status: "ready" }, { sort: { publishedAt: -1, _id: -1 }, limit });
+				const built: FeedHead = {
+					stamp,
+					docs,
+					videos: await this.assemble(ctx, docs),
+					complete: docs.length < limit,
+					expires: Date.now() + FEED_HEAD_TTL_MS,
+					texts: new Map()
+				};
+				// Kept only if no newer stamp's build started meanwhile.
+				if (this.headBuild?.stamp === stamp) this.head = built;
+				return built;
+			})();
+			this.headBuild = { stamp, promise };
+			const done = () => {
+				if (this.headBuild?.promise === promise) this.headBuild = null;
+			};
+			promise.then(done, done);
+			return promise;
 		},
 
+		/** Every Video of these docs as the viewer sees it. */
 		async toVideos(this: VideosThis, ctx: Context, docs: VideoDoc[], viewerId?: number): Promise<Video[]> {
+			const [[stamp = null], videos] = await Promise.all([viewerId ? readStamps([STAMP.viewer(viewerId)]) : [], this.assemble(ctx, docs)]);
+			return this.withFlags(ctx, videos, viewerId, stamp);
+		},
+
+		/** The docs as Videos for no viewer in particular (flags false), index by index; undefined where the author is gone. */
+		async assemble(this: VideosThis, ctx: Context, docs: VideoDoc[]): Promise<(Video | undefined)[]> {
 			if (docs.length === 0) return [];
 			const [{ users }, facts, urls] = await Promise.all([
-				ctx.call<{ users: Record<number, User> }, IdsParams>("users.getMany", { ids: distinctIds(docs.map(doc => doc.authorId)), viewerId }),
-				gatherFacts<Video>(ctx, this.settings.factProviders, { ids: docs.map(doc => doc._id), viewerId }),
+				ctx.call<{ users: Record<number, User> }, IdsParams>("users.getMany", { ids: distinctIds(docs.map(doc => doc.authorId)) }),
+				gatherFacts<Video>(ctx, this.settings.factProviders, { ids: docs.map(doc => doc._id) }),
 				Promise.all(docs.map(doc => Promise.all([this.storage.url(doc.videoKey), this.storage.url(doc.coverKey!)])))
 			]);
-			return docs.flatMap((doc, i) => {
+			return docs.map((doc, i) => {
 				const author = users[doc.authorId];
-				if (!author) return [];
-				return [
-					{
-						id: doc._id,
-						author,
-						play_url: urls[i][0],
-						cover_url: urls[i][1],
-						favorite_count: 0,
-						comment_count: 0,
-						is_favorite: false,
-						title: doc.title,
-						...facts[doc._id]
-					}
-				];
+				if (!author) return undefined;
+				return {
+					id: doc._id,
+					author,
+					play_url: urls[i][0],
+					cover_url: urls[i][1],
+					favorite_count: 0,
+					comment_count: 0,
+					is_favorite: false,
+					title: doc.title,
+					...facts[doc._id]
+				};
 			});
+		},
+
+		/** Assembled Videos with the viewer's flags. */
+		async withFlags(this: VideosThis, ctx: Context, videos: (Video | undefined)[], viewerId: number | undefined, stamp: string | null): Promise<Video[]> {
+			const shown = present(videos);
+			const flags = await this.flagsOf(ctx, shown, viewerId, stamp);
+			return flags ? shown.map(video => flagged(video, flags)) : shown;
+		},
+
+		/**
+		 * The viewer's flags about these videos and their authors (null when anonymous), from
+		 * this replica's copy of them, valid while the viewer's stamp (read by the caller
+		 * before) is unchanged.
+		 */
+		async flagsOf(this: VideosThis, ctx: Context, videos: Video[], viewerId: number | undefined, stamp: string | null): Promise<ViewerFlags | null> {
+			if (!viewerId || videos.length === 0) return null;
+			const videoIds = videos.map(video => video.id);
+			const authorIds = videos.map(video => video.author.id);
+			const known = this.videoFlags.known(viewerId, stamp, videoIds);
+			const knownAuthors = known && this.authorFlags.known(viewerId, stamp, authorIds);
+			if (known && knownAuthors) return { videos: known, authors: knownAuthors };
+			const [videoFlags, authorFlags] = await Promise.all([
+				this.videoFlags.get(ctx, viewerId, stamp, videoIds),
+				this.authorFlags.get(ctx, viewerId, stamp, distinctIds(authorIds))
+			]);
+			return { videos: videoFlags, authors: authorFlags };
 		},
 
 		async enqueueOrphans(this: VideosThis) {
@@ -340,7 +461,10 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 	},
 
 	created(this: VideosThis) {
-		this.feedHead = null;
+		this.head = null;
+		this.headBuild = null;
+		this.videoFlags = new FlagsCopy(this.settings.flagProviders);
+		this.authorFlags = new FlagsCopy(this.settings.authorFlagProviders);
 		this.workCounts = new CountsCache("videos.workCount", async ids => {
 			const counts = await this.collections.videos.countBy("authorId", ids, { status: "ready" });
 			return new Map(ids.map(id => [id, { work_count: counts.get(id) ?? 0 }]));

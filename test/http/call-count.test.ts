@@ -88,7 +88,9 @@ describe("the number of calls per request does not grow with the page", () => {
 		expect(list).toHaveLength(PAGE);
 		expect(list.every(v => v.is_favorite && v.favorite_count === 1 && v.comment_count === 1)).toBe(true);
 
-		// The gateway's call, the authors, and one facts call per provider of videos and of users.
+		// Right after writes (the likes and comments above), the feed head and the viewer's
+		// flags are assembled anew: the gateway's call, the authors, one call per count
+		// provider of videos and of users, and one per flag provider.
 		expect(many.calls).toEqual({
 			"videos.feed": 1,
 			"users.getMany": 1,
@@ -96,11 +98,47 @@ describe("the number of calls per request does not grow with the page", () => {
 			"comments.videoFacts": 1,
 			"videos.userFacts": 1,
 			"favorites.userFacts": 1,
-			"relations.userFacts": 1
+			"relations.userFacts": 1,
+			"favorites.videoFlags": 1,
+			"relations.userFlags": 1
 		});
 		expect(many.total).toBeLessThanOrEqual(10);
 		expect(many.calls).toEqual(one.calls);
 		expect(many.runs).toEqual(one.runs);
+	});
+
+	/** Lets the writes' second invalidation (a second after each write) pass, and the feed be assembled again. */
+	async function settle() {
+		await new Promise(resolve => setTimeout(resolve, 1200));
+		await measure<FeedPage>("/feed/", { token: viewer.token });
+	}
+
+	test("while nothing changes, a feed page costs the gateway's call alone", async () => {
+		await settle();
+		const again = await measure<FeedPage>("/feed/", { token: viewer.token });
+		expect(again.body).toEqual({ ...many.body, next_time: expect.any(Number) });
+		expect(again.calls).toEqual({ "videos.feed": 1 });
+	});
+
+	test("someone else's like changes the counts but not the viewer's flags", async () => {
+		const other = await client.register();
+		await settle();
+		const [, second] = many.body.video_list as unknown as { id: number }[];
+		expect(await client.post("/favorite/action/", { token: other.token, video_id: second.id, action_type: 1 })).toMatchObject({ status_code: 0 });
+		const after = await measure<FeedPage>("/feed/", { token: viewer.token });
+		expect(after.body.video_list[1]).toMatchObject({ favorite_count: 2, is_favorite: true });
+		expect(after.calls["favorites.videoFlags"]).toBeUndefined();
+		expect(after.calls["relations.userFlags"]).toBeUndefined();
+		expect(after.calls["users.getMany"]).toBe(1);
+	});
+
+	test("the viewer's own unlike is in the very next page", async () => {
+		const [first] = many.body.video_list as unknown as { id: number }[];
+		expect(await client.post("/favorite/action/", { token: viewer.token, video_id: first.id, action_type: 2 })).toMatchObject({ status_code: 0 });
+		const after = await measure<FeedPage>("/feed/", { token: viewer.token });
+		expect(after.body.video_list[0]).toMatchObject({ favorite_count: 0, is_favorite: false });
+		expect(after.calls["favorites.videoFlags"]).toBe(1);
+		expect(await client.post("/favorite/action/", { token: viewer.token, video_id: first.id, action_type: 1 })).toMatchObject({ status_code: 0 });
 	});
 
 	test(`a favorite list of 1 and of ${PAGE} videos costs the same`, async () => {

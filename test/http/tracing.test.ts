@@ -130,12 +130,14 @@ const byName = (spans: ReceivedSpan[], name: string) => {
 	return found[0];
 };
 
+let tracedVideo: number;
+
 beforeAll(async () => {
 	collector = await startCollector();
 	system = await startSystem({ env: { JAEGER_ENDPOINT: collector.url } });
 	client = new Client(system.url);
 	[alice, bob] = await Promise.all([client.register(), client.register()]);
-	await publishVideo(client, system.broker, alice.token, "traced");
+	tracedVideo = await publishVideo(client, system.broker, alice.token, "traced");
 });
 afterAll(async () => {
 	await system?.stop();
@@ -149,7 +151,9 @@ const FEED_SPANS = [
 	"action 'comments.videoFacts'",
 	"action 'videos.userFacts'",
 	"action 'favorites.userFacts'",
-	"action 'relations.userFacts'"
+	"action 'relations.userFacts'",
+	"action 'favorites.videoFlags'",
+	"action 'relations.userFlags'"
 ];
 
 describe("one request, one trace", () => {
@@ -157,6 +161,9 @@ describe("one request, one trace", () => {
 	let requestID: string;
 
 	beforeAll(async () => {
+		// Bob's like renews the counts stamp and his own: his next feed is assembled anew,
+		// with every call of a cold feed in its trace.
+		expect((await client.post("/favorite/action/", { token: bob.token, video_id: tracedVideo, action_type: 1 })).status_code).toBe(0);
 		const res = await client.raw(`/douyin/feed/?token=${encodeURIComponent(bob.token)}`);
 		expect(((await res.json()) as { status_code: number }).status_code).toBe(0);
 		requestID = res.headers.get("x-request-id")!;
@@ -175,7 +182,13 @@ describe("one request, one trace", () => {
 		const feed = byName(spans, "action 'videos.feed'");
 		expect(feed.parentSpanId).toBe(root.spanId);
 		const getMany = byName(spans, "action 'users.getMany'");
-		for (const name of ["action 'users.getMany'", "action 'favorites.videoFacts'", "action 'comments.videoFacts'"])
+		for (const name of [
+			"action 'users.getMany'",
+			"action 'favorites.videoFacts'",
+			"action 'comments.videoFacts'",
+			"action 'favorites.videoFlags'",
+			"action 'relations.userFlags'"
+		])
 			expect(byName(spans, name).parentSpanId).toBe(feed.spanId);
 		for (const name of ["action 'videos.userFacts'", "action 'favorites.userFacts'", "action 'relations.userFacts'"])
 			expect(byName(spans, name).parentSpanId).toBe(getMany.spanId);
@@ -196,7 +209,7 @@ describe("one request, one trace", () => {
 		const root = byName(spans, "GET /douyin/feed/?token=***");
 		expect(root.tags["params.req.url"]).toBe("/douyin/feed/?token=***");
 		expect(root.tags["params.req.method"]).toBe("GET");
-		expect(byName(spans, "action 'favorites.videoFacts'").tags["params.viewerId"]).toBe(bob.id);
+		expect(byName(spans, "action 'favorites.videoFlags'").tags["params.viewerId"]).toBe(bob.id);
 	});
 });
 
@@ -218,7 +231,7 @@ describe("a client's X-Request-ID", () => {
 		const requestID = "0f8fad5b-d9cb-469f-a165-70867728950e";
 		const res = await client.raw("/douyin/feed/", { headers: { "X-Request-ID": requestID } });
 		expect(res.headers.get("x-request-id")).toBe(requestID);
-		const spans = await traceOf(requestID, ["GET /douyin/feed/", ...FEED_SPANS]);
+		const spans = await traceOf(requestID, ["GET /douyin/feed/", "action 'videos.feed'"]);
 		expect(new Set(spans.map(span => span.traceId))).toEqual(new Set(["0f8fad5bd9cb469fa16570867728950e"]));
 	});
 
@@ -227,7 +240,7 @@ describe("a client's X-Request-ID", () => {
 		for (const requestID of ["req-42", "req-43"]) {
 			const res = await client.raw("/douyin/feed/", { headers: { "X-Request-ID": requestID } });
 			expect(((await res.json()) as { status_code: number }).status_code).toBe(0);
-			const ids = new Set((await traceOf(requestID, ["GET /douyin/feed/", ...FEED_SPANS])).map(span => span.traceId));
+			const ids = new Set((await traceOf(requestID, ["GET /douyin/feed/", "action 'videos.feed'"])).map(span => span.traceId));
 			expect(ids.size).toBe(1);
 			traceIds.push(...ids);
 		}

@@ -260,6 +260,37 @@ describe("feed paging", () => {
 		expect(new Set(seen).size).toBe(40);
 	});
 
+	test("the gateway's ready-made feed text is the answer the service gives as objects", async () => {
+		const viewer = await client.register();
+		// The newest two: in a cluster the ready times follow the order the calls landed, not the ids.
+		const head = await client.get<{ video_list: WireVideo[] }>("/feed/", { latest_time: LATER });
+		const [liked, other] = head.video_list.slice(0, 2).map(video => video.id);
+		expect(ids).toEqual(expect.arrayContaining([liked, other]));
+		expect(await client.post("/favorite/action/", { token: viewer.token, video_id: liked, action_type: 1 })).toMatchObject({ status_code: 0 });
+		for (const token of [viewer.token, undefined])
+			for (const latest of [LATER, undefined]) {
+				const params = { ...(token && { token }), ...(latest && { latest_time: latest }) };
+				const { status_code, status_msg, ...answer } = await client.get<{ video_list: WireVideo[]; next_time: number }>("/feed/", params);
+				expect({ status_code, status_msg }).toEqual({ status_code: 0, status_msg: "success" });
+				const objects = await system.broker.call<{ video_list: WireVideo[] }, object>(
+					"videos.feed",
+					latest ? { latest_time: latest } : {},
+					{ meta: token ? { userId: viewer.id } : {} }
+				);
+				const text = await system.broker.call<{ video_list: { $jsonText: string } }, object>(
+					"videos.feed",
+					latest ? { latest_time: latest } : {},
+					{ meta: { ...(token && { userId: viewer.id }), $jsonText: true } }
+				);
+				expect(Array.isArray(objects.video_list)).toBe(true);
+				expect(JSON.parse(text.video_list.$jsonText)).toEqual(objects.video_list);
+				expect(answer.video_list).toEqual(objects.video_list);
+				const byId = new Map(answer.video_list.map(video => [video.id, video]));
+				expect(byId.get(liked)?.is_favorite).toBe(Boolean(token));
+				expect(byId.get(other)?.is_favorite).toBe(false);
+			}
+	});
+
 	test("nothing is older than the oldest video; a bad latest_time is a clear error", async () => {
 		const empty = await client.get<{ video_list: WireVideo[] }>("/feed/", { latest_time: T - 1 });
 		expect(empty).toMatchObject({ status_code: 0, video_list: [] });
