@@ -1,35 +1,58 @@
 /**
- * JSON text made once and written many times. A caller that will only write an answer out
- * (the gateway) asks for it with `ctx.meta.$jsonText`; a service may then put a JsonText
- * where a large value of its answer goes (the feed's video list, from texts its feed head
- * keeps). The gateway writes the text as it is instead of encoding a structure, and over
- * NATS it travels as one string instead of being parsed and encoded again at every hop.
+ * JSON made once and written many times, kept as UTF-8 bytes. A caller that will only
+ * write an answer out (the gateway) asks for it with `ctx.meta.$jsonText`; a service may
+ * then put a JsonText where a large value of its answer goes (the feed's video list,
+ * joined from bytes its feed head keeps). The gateway writes the bytes as they are instead
+ * of encoding a structure, and between processes they travel as raw bytes after the
+ * packet (lib/serializer.ts), never parsed, escaped or encoded again on the way.
  * Every other caller (the REPL, other services) gets plain objects.
  */
 export interface JsonText {
-	$jsonText: string;
-}
-
-export function jsonText(text: string): JsonText {
-	return { $jsonText: text };
+	$jsonText: Buffer;
 }
 
 export function isJsonText(value: unknown): value is JsonText {
-	return typeof value === "object" && value !== null && typeof (value as JsonText).$jsonText === "string";
+	return typeof value === "object" && value !== null && Buffer.isBuffer((value as JsonText).$jsonText);
 }
 
-/** JSON.stringify of an answer whose top-level values may be JsonText (written as they are). */
-export function encodeAnswer(data: unknown): string {
+/** The bytes of one value's JSON. */
+export function jsonBytes(value: unknown): Buffer {
+	return Buffer.from(JSON.stringify(value));
+}
+
+const OPEN = Buffer.from("[");
+const COMMA = Buffer.from(",");
+const CLOSE = Buffer.from("]");
+
+/** A JSON array of items that are already JSON. */
+export function jsonArray(items: Buffer[]): JsonText {
+	const parts: Buffer[] = [OPEN];
+	for (const item of items) parts.push(item, COMMA);
+	if (items.length > 0) parts.pop();
+	parts.push(CLOSE);
+	return { $jsonText: Buffer.concat(parts) };
+}
+
+/** The JSON of an answer whose top-level values may be JsonText (written as they are). */
+export function encodeAnswer(data: unknown): string | Buffer {
 	if (typeof data !== "object" || data === null || Array.isArray(data)) return JSON.stringify(data);
 	const record = data as Record<string, unknown>;
 	let raw = false;
 	for (const key in record) if (isJsonText(record[key])) raw = true;
 	if (!raw) return JSON.stringify(data);
-	const parts: string[] = [];
+	const parts: Buffer[] = [];
+	let plain = "{";
+	let first = true;
 	for (const key in record) {
 		const value = record[key];
 		if (value === undefined || typeof value === "function") continue;
-		parts.push(`${JSON.stringify(key)}:${isJsonText(value) ? value.$jsonText : JSON.stringify(value)}`);
+		plain += `${first ? "" : ","}${JSON.stringify(key)}:`;
+		first = false;
+		if (isJsonText(value)) {
+			parts.push(Buffer.from(plain), value.$jsonText);
+			plain = "";
+		} else plain += JSON.stringify(value);
 	}
-	return `{${parts.join(",")}}`;
+	parts.push(Buffer.from(`${plain}}`));
+	return Buffer.concat(parts);
 }

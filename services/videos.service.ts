@@ -13,7 +13,7 @@ import { config } from "../lib/config";
 import { CountsCache, STAMP, readStamps } from "../lib/counts-cache";
 import { invalidParam, notFound, tooLarge } from "../lib/errors";
 import { type FactsParams, type FlagSet, FlagsCopy, distinctIds, factsParamsSchema, gatherFacts } from "../lib/facts";
-import { jsonText } from "../lib/json-text";
+import { jsonArray, jsonBytes } from "../lib/json-text";
 import type { AppMeta } from "../lib/meta";
 import { METRIC, countOutcomes } from "../lib/metrics";
 import { wireId } from "../lib/params";
@@ -63,7 +63,7 @@ interface FeedHead {
 	complete: boolean;
 	expires: number;
 	/** The JSON of its videos as viewers see them, made once per (video, flag sets): see headText. */
-	texts: Map<number, string>;
+	texts: Map<number, Buffer>;
 }
 
 /** A viewer's flags about the videos of a page and about their authors. */
@@ -84,13 +84,13 @@ function flagged(video: Video, flags: ViewerFlags | null): Video {
 }
 
 /** The JSON of the head's video `i` as a viewer with these flags sees it: made once, then shared by every such viewer. */
-function headText(head: FeedHead, i: number, flags: ViewerFlags | null): string {
+function headText(head: FeedHead, i: number, flags: ViewerFlags | null): Buffer {
 	const video = head.videos[i]!;
 	const videoSet = flags?.videos.get(video.id);
 	const authorSet = flags?.authors.get(video.author.id);
 	const slot = (i * 1024 + (videoSet ? videoSet.code + 1 : 0)) * 1024 + (authorSet ? authorSet.code + 1 : 0);
 	let text = head.texts.get(slot);
-	if (text === undefined) head.texts.set(slot, (text = JSON.stringify(flagged(video, flags))));
+	if (text === undefined) head.texts.set(slot, (text = jsonBytes(flagged(video, flags))));
 	return text;
 }
 
@@ -245,9 +245,9 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 					if (ctx.meta.$jsonText) {
 						// The gateway only writes the list out: the head's texts, joined.
 						const flags = await this.flagsOf(ctx, present(videos), viewerId, viewerStamp);
-						const parts: string[] = [];
+						const parts: Buffer[] = [];
 						for (let i = start; i < start + docs.length; i++) if (head.videos[i]) parts.push(headText(head, i, flags));
-						return { video_list: jsonText(`[${parts.join(",")}]`), next_time: docs.at(-1)!.publishedAt! };
+						return { video_list: jsonArray(parts), next_time: docs.at(-1)!.publishedAt! };
 					}
 				} else if (start < 0 && head.complete) docs = videos = [];
 				else {

@@ -277,13 +277,13 @@ describe("feed paging", () => {
 					latest ? { latest_time: latest } : {},
 					{ meta: token ? { userId: viewer.id } : {} }
 				);
-				const text = await system.broker.call<{ video_list: { $jsonText: string } }, object>(
+				const text = await system.broker.call<{ video_list: { $jsonText: Buffer } }, object>(
 					"videos.feed",
 					latest ? { latest_time: latest } : {},
 					{ meta: { ...(token && { userId: viewer.id }), $jsonText: true } }
 				);
 				expect(Array.isArray(objects.video_list)).toBe(true);
-				expect(JSON.parse(text.video_list.$jsonText)).toEqual(objects.video_list);
+				expect(JSON.parse(text.video_list.$jsonText.toString())).toEqual(objects.video_list);
 				expect(answer.video_list).toEqual(objects.video_list);
 				const byId = new Map(answer.video_list.map(video => [video.id, video]));
 				expect(byId.get(liked)?.is_favorite).toBe(Boolean(token));
