@@ -10,6 +10,7 @@ import { loggerOptions } from "./lib/logging";
 import { DomainMetricsMiddleware } from "./lib/metrics";
 import { AuthMiddleware } from "./lib/middlewares";
 import { FastJSONExtSerializer } from "./lib/serializer";
+import { BatchedSendsMiddleware } from "./lib/transporter";
 import { replCommands } from "./lib/repl";
 import { tracingOptions } from "./lib/tracing";
 
@@ -80,6 +81,7 @@ export function brokerOptions(cfg: Config = config()): BrokerOptions {
 			HealthMiddleware(cfg.healthPort, cfg.host),
 			CountStoreMiddleware,
 			DomainMetricsMiddleware(),
+			BatchedSendsMiddleware,
 			...MOLECULER_MIDDLEWARES.filter(name => name !== "Metrics" || cfg.metricsActions)
 		],
 		// The developer commands of `npm run repl` (lib/repl.ts). The 0.15 typings give their
