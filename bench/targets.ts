@@ -25,13 +25,19 @@ function cleanEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 	return { ...env, ...extra };
 }
 
-/** NODE_OPTIONS that write a V8 CPU profile of every server process on exit (BENCH_CPU_PROF=<dir>). */
+/**
+ * NODE_OPTIONS of the server processes: BENCH_NODE_OPTIONS (to try V8 or Node flags), and
+ * a V8 CPU profile of every server process written on exit (BENCH_CPU_PROF=<dir>).
+ */
 function profileEnv(label: string): NodeJS.ProcessEnv {
+	const options = process.env.BENCH_NODE_OPTIONS ? [process.env.BENCH_NODE_OPTIONS] : [];
 	const dir = process.env.BENCH_CPU_PROF;
-	if (!dir) return {};
-	const target = path.resolve(dir, label);
-	fs.mkdirSync(target, { recursive: true });
-	return { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${target}` };
+	if (dir) {
+		const target = path.resolve(dir, label);
+		fs.mkdirSync(target, { recursive: true });
+		options.push(`--cpu-prof --cpu-prof-dir=${target}`);
+	}
+	return options.length > 0 ? { NODE_OPTIONS: options.join(" ") } : {};
 }
 
 async function answersFeed(base: string): Promise<true | undefined> {

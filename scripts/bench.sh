@@ -8,7 +8,8 @@
 # Env: BENCH_DURATION (10 s), BENCH_WARMUP (2 s), BENCH_CONNECTIONS (50), BENCH_TARGETS
 # (embedded,bare,embedded-nometrics,cluster), BENCH_ENDPOINTS (feed,user,favorite),
 # BENCH_TIMEOUT (1800 s for the whole run), BENCH_CPU_PROF (directory for V8 CPU profiles of
-# the server processes), BENCH_KEEP=1 (keep the work directory with the servers' logs).
+# the server processes), BENCH_NODE_OPTIONS (NODE_OPTIONS for the server processes, to try
+# V8 or Node flags), BENCH_KEEP=1 (keep the work directory with the servers' logs).
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 ensure_build
 cd "$ROOT"
