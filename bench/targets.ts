@@ -29,7 +29,7 @@ function cleanEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
  * NODE_OPTIONS of the server processes: BENCH_NODE_OPTIONS (to try V8 or Node flags), and
  * a V8 CPU profile of every server process written on exit (BENCH_CPU_PROF=<dir>).
  */
-function profileEnv(label: string): NodeJS.ProcessEnv {
+function nodeOptionsEnv(label: string): NodeJS.ProcessEnv {
 	const options = process.env.BENCH_NODE_OPTIONS ? [process.env.BENCH_NODE_OPTIONS] : [];
 	const dir = process.env.BENCH_CPU_PROF;
 	if (dir) {
@@ -68,7 +68,7 @@ export async function startEmbedded(name: string, options: { dataDir: string; lo
 		PORT: String(base),
 		HEALTH_PORT: String(base + 1),
 		METRICS_PORT: options.metrics ? String(base + 2) : "off",
-		...profileEnv(name)
+		...nodeOptionsEnv(name)
 	});
 	const child = new Child(name, process.execPath, ["node_modules/moleculer/bin/moleculer-runner.js", "--config", "dist/moleculer.config.js"], {
 		cwd: ROOT,
@@ -145,7 +145,7 @@ export async function startCluster(runId: string, workDir: string): Promise<Clus
 		S3_BUCKET: id,
 		PUBLIC_BASE_URL: `${process.env.S3_ENDPOINT!.replace(/\/+$/, "")}/${id}`,
 		...Object.fromEntries(["REPLICAS_API", "REPLICAS_VIDEOS", "REPLICAS_TRANSCODER"].flatMap(name => (process.env[name] ? [[name, process.env[name]]] : []))),
-		...profileEnv("cluster")
+		...nodeOptionsEnv("cluster")
 	});
 	const script = path.join(ROOT, "scripts", "cluster.sh");
 	const stop = async () => {
