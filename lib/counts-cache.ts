@@ -225,8 +225,3 @@ export class ViewerFlags {
 		);
 	}
 }
-
-/** The current values of these stamps, in one lookup (see STAMP). */
-export function readStamps(keys: string[], store: CountStore = countStore()): Promise<(string | null)[]> {
-	return store.stamps(keys);
-}

@@ -24,7 +24,7 @@ type Req = IncomingMessage & {
 };
 
 interface ApiMethods {
-	encodeResponse(req: Req, res: ServerResponse, data: unknown): string;
+	encodeResponse(req: Req, res: ServerResponse, data: unknown): string | Buffer;
 	errorHandler(req: Req, res: ServerResponse, err: Error): void;
 	resolveUser(ctx: Context<unknown, AppMeta>, token: unknown, mode: "required" | "optional" | undefined): void;
 	authenticate(ctx: Context<unknown, AppMeta>, route: unknown, req: Req): Promise<null>;

@@ -10,7 +10,7 @@
 import type { Readable } from "node:stream";
 import type { Context, Service } from "moleculer";
 import { config } from "../lib/config";
-import { CountsCache, STAMP, readStamps } from "../lib/counts-cache";
+import { CountsCache, STAMP, countStore } from "../lib/counts-cache";
 import { invalidParam, notFound, tooLarge } from "../lib/errors";
 import { type FactsParams, type FlagSet, FlagsCopy, distinctIds, factsParamsSchema, gatherFacts } from "../lib/facts";
 import { jsonArray, jsonBytes } from "../lib/json-text";
@@ -83,12 +83,15 @@ function flagged(video: Video, flags: ViewerFlags | null): Video {
 	return { ...video, ...flags.videos.get(video.id)?.values, author: { ...video.author, ...flags.authors.get(video.author.id)?.values } };
 }
 
+/** Room for this many distinct flag sets per kind in a headText slot number (there are a handful: a few booleans). */
+const SLOTS_PER_SET = 1 << 16;
+
 /** The JSON of the head's video `i` as a viewer with these flags sees it: made once, then shared by every such viewer. */
 function headText(head: FeedHead, i: number, flags: ViewerFlags | null): Buffer {
 	const video = head.videos[i]!;
 	const videoSet = flags?.videos.get(video.id);
 	const authorSet = flags?.authors.get(video.author.id);
-	const slot = (i * 1024 + (videoSet ? videoSet.code + 1 : 0)) * 1024 + (authorSet ? authorSet.code + 1 : 0);
+	const slot = (i * SLOTS_PER_SET + (videoSet ? videoSet.code + 1 : 0)) * SLOTS_PER_SET + (authorSet ? authorSet.code + 1 : 0);
 	let text = head.texts.get(slot);
 	if (text === undefined) head.texts.set(slot, (text = jsonBytes(flagged(video, flags))));
 	return text;
@@ -233,7 +236,7 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 				const latest = ctx.params.latest_time || Date.now();
 				const before = latest > MS_THRESHOLD ? latest : latest * 1000;
 				const viewerId = ctx.meta.userId;
-				const [countsStamp, viewerStamp = null] = await readStamps(viewerId ? [STAMP.counts, STAMP.viewer(viewerId)] : [STAMP.counts]);
+				const [countsStamp, viewerStamp = null] = await countStore().stamps(viewerId ? [STAMP.counts, STAMP.viewer(viewerId)] : [STAMP.counts]);
 				const head = await this.feedHead(ctx, countsStamp);
 				const size = cfg.limits.feedPageSize;
 				const start = head.docs.findIndex(doc => doc.publishedAt! < before);
@@ -393,7 +396,7 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 
 		/** Every Video of these docs as the viewer sees it. */
 		async toVideos(this: VideosThis, ctx: Context, docs: VideoDoc[], viewerId?: number): Promise<Video[]> {
-			const [[stamp = null], videos] = await Promise.all([viewerId ? readStamps([STAMP.viewer(viewerId)]) : [], this.assemble(ctx, docs)]);
+			const [[stamp = null], videos] = await Promise.all([viewerId ? countStore().stamps([STAMP.viewer(viewerId)]) : [], this.assemble(ctx, docs)]);
 			return this.withFlags(ctx, videos, viewerId, stamp);
 		},
 
