@@ -15,12 +15,9 @@ ARG NODE_IMAGE=node:24-bookworm-slim
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-# `npm install` with the committed lock installs exactly the locked tree. Not `npm ci` yet:
-# npm >= 11.6 refuses this lock, which lacks the other platforms' optional binaries
-# (@swc/core-darwin-…) because the registry mirror it was made with does not serve them
-# (scripts/env.sh does the same). Once the lock is regenerated against the public
-# registry, `npm ci` here and below is the better choice: it fails on a stale lock.
-RUN --mount=type=cache,target=/root/.npm npm install --no-audit --no-fund
+# `npm ci`: exactly the locked tree (every platform's optional binaries are in the lock),
+# failing on a lock that disagrees with package.json (scripts/env.sh does the same).
+RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json moleculer.config.ts ./
 COPY lib ./lib
 COPY mixins ./mixins
@@ -43,7 +40,7 @@ COPY package.json package-lock.json ./
 # without a system ffmpeg; in this image the Debian ones above are used instead. They stay
 # because they are regular dependencies (one lock file, one install); making them optional
 # dependencies would let the image skip them with --omit=optional.
-RUN --mount=type=cache,target=/root/.npm npm install --omit=dev --no-audit --no-fund
+RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --no-audit --no-fund
 COPY --from=build /app/dist ./dist
 # Read at run time from the root's config/ (SENSITIVE_WORDS_FILE).
 COPY config ./config

@@ -22,11 +22,10 @@ fi
 ensure_deps() {
 	local stamp="$ROOT/node_modules/.moletok-lock"
 	if [ ! -f "$stamp" ] || ! cmp -s "$ROOT/package-lock.json" "$stamp"; then
-		echo "moletok: installing npm dependencies" >&2
-		# `npm install` with the committed lock installs exactly the locked tree and leaves the
-		# lock alone. Not `npm ci`: npm 11 refuses a lock without the other platforms' optional
-		# binaries (@swc/core-darwin-…), which this registry mirror does not serve.
-		(cd "$ROOT" && npm install --no-audit --no-fund --loglevel=error >&2)
+		echo "moletok: installing npm dependencies (npm ci: exactly the locked tree)" >&2
+		# `npm ci` never writes package-lock.json (so a first `npm start` leaves `git status`
+		# clean, whatever ~/.npmrc says) and fails when the lock and package.json disagree.
+		(cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error >&2)
 		cp "$ROOT/package-lock.json" "$stamp"
 	fi
 }
