@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The real servers of the `servers` tests and of a local cluster, on loopback:
-#   NATS with JetStream 127.0.0.1:4222, Redis 127.0.0.1:6379, FerretDB 1.24 (MongoDB wire
-#   protocol, SQLite backend) 127.0.0.1:27017, MinIO 127.0.0.1:9000 (console :9001).
+#   NATS 127.0.0.1:$NATS_PORT (4322; with a user and a generated password, so a client without
+#   them is refused), Redis 127.0.0.1:6379, FerretDB 1.24 (MongoDB wire protocol, on the
+#   machine's PostgreSQL) 127.0.0.1:27017, and Versity S3 Gateway (S3, objects as files)
+#   127.0.0.1:$S3_PORT (7070).
 # `install` also installs Prometheus, Helm and the k8s validator, which tests run themselves.
 #
 #   scripts/servers.sh install   install what is missing (idempotent, cached)
@@ -17,19 +19,29 @@
 # Env:
 #   MOLETOK_CACHE        cache directory (default ~/.cache/moletok, as in scripts/env.sh)
 #   MOLETOK_STATE        data, logs and pid files (default $MOLETOK_CACHE/state)
-#   MINIO_ROOT_USER      MinIO access key (default "moletok"; test credentials only)
-#   MINIO_ROOT_PASSWORD  MinIO secret key (default "moletok-secret")
+#   NATS_PORT            port of the project's own NATS (default 4322; the machine's NATS on
+#                        4222, without authentication, is left alone)
+#   S3_PORT              port of the S3 gateway (default 7070)
+#   S3_ROOT_USER         its access key (default "moletok"; test credentials only)
+#   S3_ROOT_PASSWORD     its secret key (default "moletok-secret")
 #   SERVERS_WAIT_SECONDS how long `start` waits for each server (default 60)
 set -euo pipefail
 
 export MOLETOK_CACHE="${MOLETOK_CACHE:-$HOME/.cache/moletok}"
 STATE="${MOLETOK_STATE:-$MOLETOK_CACHE/state}"
 BIN="$MOLETOK_CACHE/bin"
-MINIO_ROOT_USER="${MINIO_ROOT_USER:-moletok}"
-MINIO_ROOT_PASSWORD="${MINIO_ROOT_PASSWORD:-moletok-secret}"
+NATS_PORT="${NATS_PORT:-4322}"
+S3_PORT="${S3_PORT:-7070}"
+S3_ROOT_USER="${S3_ROOT_USER:-moletok}"
+S3_ROOT_PASSWORD="${S3_ROOT_PASSWORD:-moletok-secret}"
 WAIT_SECONDS="${SERVERS_WAIT_SECONDS:-60}"
 FERRETDB_VERSION=v1.24.2
-SERVERS=(nats redis ferretdb minio)
+VERSITYGW_VERSION=v1.8.0
+NATS_USER=moletok
+# The NATS password is generated once per cache (not per state directory): every clone that
+# finds the server already answering on $NATS_PORT must be able to log in to it.
+NATS_PASSWORD_FILE="$MOLETOK_CACHE/nats-password"
+SERVERS=(nats redis ferretdb s3)
 
 log() { echo "servers: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -72,17 +84,19 @@ install_ferretdb() {
 	rm -rf "$tmp"
 }
 
-install_minio() {
-	"$BIN/minio" --version >/dev/null 2>&1 && return
-	log "building MinIO into $BIN (several minutes the first time)"
-	GOBIN="$BIN" "$(go_cmd MinIO)" install github.com/minio/minio@latest >&2
+# Versity S3 Gateway: one Go binary serving S3 from a directory (its posix backend).
+install_versitygw() {
+	"$BIN/versitygw" --version 2>/dev/null | grep -Eq "^Version *: $VERSITYGW_VERSION\$" && return
+	log "building Versity S3 Gateway $VERSITYGW_VERSION into $BIN (a few minutes the first time)"
+	GOBIN="$BIN" GOTOOLCHAIN=local CGO_ENABLED=0 "$(go_cmd "Versity S3 Gateway")" install -trimpath \
+		-ldflags "-X main.Version=$VERSITYGW_VERSION" "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION" >&2
 }
 
 install() {
 	mkdir -p "$BIN"
 	apt_install nats-server redis-server prometheus
 	install_ferretdb
-	install_minio
+	install_versitygw
 	# Helm and the offline Kubernetes schema validator, for the chart tests.
 	bash "$(dirname "${BASH_SOURCE[0]}")/deploy-tools.sh" install >&2
 }
@@ -91,10 +105,10 @@ install() {
 
 addr_of() {
 	case "$1" in
-	nats) echo 127.0.0.1:4222 ;;
+	nats) echo "127.0.0.1:$NATS_PORT" ;;
 	redis) echo 127.0.0.1:6379 ;;
 	ferretdb) echo 127.0.0.1:27017 ;;
-	minio) echo 127.0.0.1:9000 ;;
+	s3) echo "127.0.0.1:$S3_PORT" ;;
 	esac
 }
 
@@ -111,13 +125,31 @@ mongo_ping() {
 
 port_open() { (exec 3<>"/dev/tcp/${1%:*}/${1#*:}") 2>/dev/null; }
 
+nats_password() {
+	if [ ! -s "$NATS_PASSWORD_FILE" ]; then
+		mkdir -p "$(dirname "$NATS_PASSWORD_FILE")"
+		(umask 077 && tr -dc 'A-Za-z0-9' </dev/urandom | head -c 32 >"$NATS_PASSWORD_FILE")
+	fi
+	cat "$NATS_PASSWORD_FILE"
+}
+
+# NATS that requires authentication and accepts ours: CONNECT with them, then PING wants PONG.
+nats_answers() {
+	(
+		exec 3<>"/dev/tcp/127.0.0.1/$NATS_PORT" || exit 1
+		IFS= read -r -t 2 line <&3 && [[ $line == INFO*'"auth_required":true'* ]] || exit 1
+		printf 'CONNECT {"verbose":false,"user":"%s","pass":"%s"}\r\nPING\r\n' "$NATS_USER" "$(nats_password)" >&3
+		IFS= read -r -t 2 line <&3 && [[ $line == PONG* ]]
+	) 2>/dev/null
+}
+
 answers() {
 	local line
 	case "$1" in
-	nats) (exec 3<>/dev/tcp/127.0.0.1/4222 && IFS= read -r -t 2 line <&3 && [[ $line == INFO*'"jetstream":true'* ]]) 2>/dev/null ;;
+	nats) nats_answers ;;
 	redis) (exec 3<>/dev/tcp/127.0.0.1/6379 && printf 'PING\r\n' >&3 && IFS= read -r -t 2 line <&3 && [[ $line == +PONG* ]]) 2>/dev/null ;;
 	ferretdb) mongo_ping 127.0.0.1 27017 ;;
-	minio) curl -fsS -m 2 -o /dev/null http://127.0.0.1:9000/minio/health/live 2>/dev/null ;;
+	s3) curl -fsS -m 2 -o /dev/null "http://127.0.0.1:$S3_PORT/_/health" 2>/dev/null ;;
 	esac
 }
 
@@ -166,11 +198,17 @@ start_one() {
 		return
 	fi
 	local what="$name"
-	[ "$name" = nats ] && what="NATS with JetStream"
+	[ "$name" = nats ] && what="NATS that accepts the user $NATS_USER with the password in $NATS_PASSWORD_FILE"
 	port_open "$addr" && die "$name: $addr is taken by something that does not answer as $what; stop it first"
 	log "$name: starting on $addr (log $STATE/$name.log)"
 	case "$name" in
-	nats) launch nats "$(command -v nats-server || echo /usr/sbin/nats-server)" -a 127.0.0.1 -p 4222 -js -sd "$STATE/nats" ;;
+	nats)
+		# The password goes into a config file only this user reads, not onto the command line.
+		mkdir -p "$STATE/nats"
+		(umask 077 && printf 'listen: "127.0.0.1:%s"\nauthorization {\n  user: "%s"\n  password: "%s"\n}\n' \
+			"$NATS_PORT" "$NATS_USER" "$(nats_password)" >"$STATE/nats/nats.conf")
+		launch nats "$(command -v nats-server || echo /usr/sbin/nats-server)" -c "$STATE/nats/nats.conf"
+		;;
 	redis) launch redis "$(command -v redis-server || echo /usr/bin/redis-server)" --bind 127.0.0.1 --port 6379 --dir "$STATE/redis" ;;
 	ferretdb)
 		# The PostgreSQL backend: FerretDB 1.24's SQLite backend panics ("slice bounds out of
@@ -179,9 +217,11 @@ start_one() {
 		launch ferretdb "$BIN/ferretdb" --handler=pg --postgresql-url="$FERRETDB_PG_URL" --state-dir="$STATE/ferretdb" \
 			--listen-addr=127.0.0.1:27017 --telemetry=disable --debug-addr=- --log-level=WARN
 		;;
-	minio)
-		MINIO_ROOT_USER="$MINIO_ROOT_USER" MINIO_ROOT_PASSWORD="$MINIO_ROOT_PASSWORD" MINIO_BROWSER=on \
-			launch minio "$BIN/minio" server "$STATE/minio" --address 127.0.0.1:9000 --console-address 127.0.0.1:9001 --quiet
+	s3)
+		# Buckets are directories of $STATE/s3, objects files in them (metadata in xattrs).
+		mkdir -p "$STATE/s3"
+		ROOT_ACCESS_KEY="$S3_ROOT_USER" ROOT_SECRET_KEY="$S3_ROOT_PASSWORD" \
+			launch s3 "$BIN/versitygw" --port "127.0.0.1:$S3_PORT" --health /_/health --quiet posix "$STATE/s3"
 		;;
 	esac
 }
@@ -201,8 +241,9 @@ wait_for() {
 }
 
 print_env() {
-	echo "export MONGO_URI=mongodb://127.0.0.1:27017 REDIS_URL=redis://127.0.0.1:6379 TRANSPORTER=nats://127.0.0.1:4222" \
-		"S3_ENDPOINT=http://127.0.0.1:9000 S3_ACCESS_KEY=$MINIO_ROOT_USER S3_SECRET_KEY=$MINIO_ROOT_PASSWORD"
+	echo "export MONGO_URI=mongodb://127.0.0.1:27017 REDIS_URL=redis://127.0.0.1:6379" \
+		"TRANSPORTER=nats://$NATS_USER:$(nats_password)@127.0.0.1:$NATS_PORT" \
+		"S3_ENDPOINT=http://127.0.0.1:$S3_PORT S3_ACCESS_KEY=$S3_ROOT_USER S3_SECRET_KEY=$S3_ROOT_PASSWORD"
 }
 
 start() {

@@ -6,18 +6,22 @@
 // Every document is decoded strictly (unknown or duplicate fields, wrong types and
 // case-mismatched keys are errors, as with `kubectl apply --validate=strict`) into the Go
 // type the API server itself uses: k8s.io/api for the built-in kinds of the Kubernetes
-// release this module pins, and the Prometheus Operator's own types for ServiceMonitor and
-// PodMonitor. A kind known to neither is an error, so nothing is skipped silently.
+// release this module pins (go.mod; scripts/deploy-tools.sh derives KUBE_VERSION from it),
+// the Gateway API's types for HTTPRoute, and the Prometheus Operator's for ServiceMonitor and
+// PodMonitor. A kind known to none of them is an error, so nothing is skipped silently.
 //
 // Then, across the bundle: names, labels and port names are valid; selectors match their
-// pod templates; Services, PodDisruptionBudgets and ServiceMonitors select something;
-// Ingress, HPA and StatefulSet targets exist; probe ports are declared; ConfigMap and Secret
-// references (and their keys) exist; $(VAR) references resolve; requests do not exceed
-// limits; runAsNonRoot comes with a numeric runAsUser; a preStop sleep fits in the grace
-// period.
+// pod templates; Services, PodDisruptionBudgets, ServiceMonitors and NetworkPolicies select
+// something; Ingress, HTTPRoute, HPA and StatefulSet targets exist; probe and NetworkPolicy
+// ports are declared; ConfigMap, Secret and ServiceAccount references (and their keys)
+// exist; $(VAR) references resolve; requests do not exceed limits; runAsNonRoot comes with a
+// numeric runAsUser; a preStop sleep fits in the grace period; a topology spread selects the
+// pod's own replicas.
 //
-// Errors go to stderr, one per line, and the exit status is 1. With -json the documents are
-// printed to stdout as one JSON array (so tests can inspect them without a YAML parser).
+// Errors go to stderr, one per line, and the exit status is 1; an input without a single
+// object is an error too (a broken `helm template | k8s-validate` pipeline must not pass).
+// With -json the documents are printed to stdout as one JSON array (so tests can inspect
+// them without a YAML parser).
 package main
 
 import (
@@ -49,6 +53,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes/scheme"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	sigsjson "sigs.k8s.io/json"
 	sigsyaml "sigs.k8s.io/yaml"
 )
@@ -82,7 +87,7 @@ func (v *validator) errorf(o *object, format string, args ...any) {
 
 func newScheme() *runtime.Scheme {
 	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{scheme.AddToScheme, monitoringv1.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{scheme.AddToScheme, monitoringv1.AddToScheme, gatewayv1.Install} {
 		if err := add(s); err != nil {
 			panic(err)
 		}
@@ -249,6 +254,14 @@ func (v *validator) checkWorkload(o *object) {
 	}
 	if len(spec.Containers) == 0 {
 		v.errorf(o, "a pod needs at least one container")
+	}
+	if name := spec.ServiceAccountName; name != "" && name != "default" && v.find("ServiceAccount", o.meta.GetNamespace(), name) == nil {
+		v.errorf(o, "serviceAccountName %q: no such ServiceAccount in the manifests", name)
+	}
+	for _, spread := range spec.TopologySpreadConstraints {
+		if sel, err := metav1.LabelSelectorAsSelector(spread.LabelSelector); err != nil || sel.Empty() || !sel.Matches(labels.Set(meta.Labels)) {
+			v.errorf(o, "topologySpreadConstraint on %s: its labelSelector must select this pod's own replicas", spread.TopologyKey)
+		}
 	}
 	podRunAsUser := spec.SecurityContext != nil && spec.SecurityContext.RunAsUser != nil
 	podNonRoot := spec.SecurityContext != nil && spec.SecurityContext.RunAsNonRoot != nil && *spec.SecurityContext.RunAsNonRoot
@@ -474,6 +487,17 @@ func (v *validator) selected(namespace string, sel labels.Selector) []*object {
 	return found
 }
 
+// selectedWithPods is selected plus the bare Pods (e.g. a helm test pod) that match.
+func (v *validator) selectedWithPods(namespace string, sel labels.Selector) []*object {
+	found := v.selected(namespace, sel)
+	for _, o := range v.objects {
+		if pod, ok := o.typed.(*corev1.Pod); ok && o.meta.GetNamespace() == namespace && sel.Matches(labels.Set(pod.Labels)) {
+			found = append(found, o)
+		}
+	}
+	return found
+}
+
 func (v *validator) checkService(o *object, svc *corev1.Service) {
 	if len(svc.Spec.Ports) > 1 {
 		for _, p := range svc.Spec.Ports {
@@ -543,6 +567,98 @@ func (v *validator) checkIngress(o *object, ing *networkingv1.Ingress) {
 				v.errorf(o, "path %q must start with /", path.Path)
 			}
 			check("path "+path.Path, &path.Backend)
+		}
+	}
+}
+
+// checkHTTPRoute: a parent Gateway (outside the bundle, like an IngressClass) and backends
+// that are Services of the bundle with the port asked for.
+func (v *validator) checkHTTPRoute(o *object, route *gatewayv1.HTTPRoute) {
+	if len(route.Spec.ParentRefs) == 0 {
+		v.errorf(o, "spec.parentRefs: at least one Gateway is required")
+	}
+	for i, rule := range route.Spec.Rules {
+		for _, ref := range rule.BackendRefs {
+			if (ref.Group != nil && *ref.Group != "") || (ref.Kind != nil && *ref.Kind != "Service") {
+				continue
+			}
+			namespace := o.meta.GetNamespace()
+			if ref.Namespace != nil {
+				namespace = string(*ref.Namespace)
+			}
+			target := v.find("Service", namespace, string(ref.Name))
+			if target == nil {
+				v.errorf(o, "rule %d: backend Service %q is not in the manifests", i, ref.Name)
+				continue
+			}
+			if ref.Port == nil {
+				v.errorf(o, "rule %d: backend Service %q needs a port", i, ref.Name)
+				continue
+			}
+			found := false
+			for _, p := range target.typed.(*corev1.Service).Spec.Ports {
+				found = found || p.Port == int32(*ref.Port)
+			}
+			if !found {
+				v.errorf(o, "rule %d: Service %q has no port %d", i, ref.Name, *ref.Port)
+			}
+		}
+	}
+}
+
+// checkNetworkPolicy: the policy selects pods of the bundle; peers chosen by pod labels in
+// this namespace exist; a named port is a port of the pods it is meant for.
+func (v *validator) checkNetworkPolicy(o *object, np *networkingv1.NetworkPolicy) {
+	namespace := o.meta.GetNamespace()
+	sel, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
+	if err != nil {
+		v.errorf(o, "spec.podSelector: %v", err)
+		return
+	}
+	targets := v.selectedWithPods(namespace, sel)
+	if len(targets) == 0 {
+		v.errorf(o, "spec.podSelector %s matches no workload", sel)
+	}
+	peers := func(where string, list []networkingv1.NetworkPolicyPeer) [][]*object {
+		var found [][]*object
+		for _, peer := range list {
+			if peer.PodSelector == nil || peer.NamespaceSelector != nil {
+				continue
+			}
+			psel, err := metav1.LabelSelectorAsSelector(peer.PodSelector)
+			if err != nil {
+				v.errorf(o, "%s podSelector: %v", where, err)
+				continue
+			}
+			matched := v.selectedWithPods(namespace, psel)
+			if len(matched) == 0 {
+				v.errorf(o, "%s: podSelector %s matches no pod of the manifests", where, psel)
+			}
+			found = append(found, matched)
+		}
+		return found
+	}
+	namedPorts := func(where string, ports []networkingv1.NetworkPolicyPort, pods []*object) {
+		for _, port := range ports {
+			if port.Port == nil || port.Port.Type != intstr.String {
+				continue
+			}
+			for _, w := range pods {
+				if _, spec, _ := podTemplate(w); spec != nil && !podHasPort(w, port.Port.StrVal) {
+					v.errorf(o, "%s: port %q is not a container port of %s", where, port.Port.StrVal, w.id())
+				}
+			}
+		}
+	}
+	for i, rule := range np.Spec.Ingress {
+		where := fmt.Sprintf("ingress rule %d", i)
+		peers(where, rule.From)
+		namedPorts(where, rule.Ports, targets)
+	}
+	for i, rule := range np.Spec.Egress {
+		where := fmt.Sprintf("egress rule %d", i)
+		for _, group := range peers(where, rule.To) {
+			namedPorts(where, rule.Ports, group)
 		}
 	}
 }
@@ -636,6 +752,10 @@ func (v *validator) run() {
 			v.checkPDB(o, t)
 		case *monitoringv1.ServiceMonitor:
 			v.checkServiceMonitor(o, t)
+		case *gatewayv1.HTTPRoute:
+			v.checkHTTPRoute(o, t)
+		case *networkingv1.NetworkPolicy:
+			v.checkNetworkPolicy(o, t)
 		case *corev1.PersistentVolumeClaim:
 			if _, ok := t.Spec.Resources.Requests[corev1.ResourceStorage]; !ok {
 				v.errorf(o, "a storage request is required")
@@ -665,6 +785,9 @@ func main() {
 		f.Close()
 	}
 	v.run()
+	if len(v.objects) == 0 && len(v.errs) == 0 {
+		v.errs = append(v.errs, "input: no Kubernetes object at all (did the command that rendered it fail?)")
+	}
 	if *asJSON {
 		docs := make([]map[string]any, 0, len(v.objects))
 		for _, o := range v.objects {

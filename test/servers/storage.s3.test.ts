@@ -1,4 +1,7 @@
-/** MinioStorage against the S3 server at S3_ENDPOINT (MinIO from scripts/servers.sh), in a bucket of its own. */
+/**
+ * MinioStorage (the `minio` S3 client) against the S3 server at S3_ENDPOINT: Versity S3
+ * Gateway from scripts/servers.sh, the same server the chart installs. A bucket of its own.
+ */
 import crypto from "node:crypto";
 import net from "node:net";
 import { buffer } from "node:stream/consumers";
@@ -10,11 +13,12 @@ import { describeStorageContract, generated } from "../contract/storage.contract
 
 const bucket = `moletok-test-${crypto.randomBytes(4).toString("hex")}`;
 const { s3, publicBaseUrl } = loadConfig({
-	S3_ENDPOINT: process.env.S3_ENDPOINT || "http://127.0.0.1:9000",
-	S3_ACCESS_KEY: process.env.S3_ACCESS_KEY || "moletok",
-	S3_SECRET_KEY: process.env.S3_SECRET_KEY || "moletok-secret",
+	S3_ENDPOINT: process.env.S3_ENDPOINT,
+	S3_ACCESS_KEY: process.env.S3_ACCESS_KEY,
+	S3_SECRET_KEY: process.env.S3_SECRET_KEY,
 	S3_BUCKET: bucket
-}) as { s3: S3Config; publicBaseUrl: string };
+}) as { s3: S3Config | null; publicBaseUrl: string };
+if (!s3) throw new Error('S3_ENDPOINT is not set: run `eval "$(bash scripts/servers.sh start)"` first');
 const { endPoint, port, useSSL, accessKey, secretKey } = s3;
 const admin = new Client({ endPoint, port, useSSL, accessKey, secretKey });
 
