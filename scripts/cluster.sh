@@ -8,6 +8,8 @@
 #   scripts/cluster.sh status   which processes run
 #   scripts/cluster.sh env      print the environment the processes run with
 #
+# `npm run repl -- --attach` joins it as a node with no services (scripts/repl.sh).
+#
 # Every process gets its own HEALTH_PORT ($HEALTH_PORT_BASE + n) and METRICS_PORT
 # ($METRICS_PORT_BASE + n), n = 0, 1, … in start order; `start` writes the metrics endpoints
 # to $DIR/targets.json in Prometheus' file_sd format (labels: node, service, health_port).
@@ -31,9 +33,10 @@ log() { echo "cluster: $*" >&2; }
 cluster_env() {
 	local secret_file="$DIR/jwt-secret"
 	[ -s "$secret_file" ] || node -e 'console.log(require("crypto").randomBytes(48).toString("base64url"))' >"$secret_file"
+	# The servers' addresses and credentials, TRANSPORTER (NATS with its user and password) among them.
 	bash "$ROOT/scripts/servers.sh" env
-	echo "export TRANSPORTER=nats://127.0.0.1:4222"
 	echo "export JWT_SECRET=${JWT_SECRET:-$(cat "$secret_file")}"
+	echo "export PORT=$API_PORT"
 	echo "export LOG_LEVEL=${LOG_LEVEL:-warn}"
 	echo "export DATA_DIR=$DIR/data"
 }

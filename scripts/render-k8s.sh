@@ -6,7 +6,8 @@
 #                                      temporary directory and fails when k8s/ differs)
 #
 # The output is deterministic: the values the chart would generate at random (JWT secret,
-# database passwords, MinIO keys) are fixed CHANGE-ME placeholders, and the helm test pod is
+# NATS and database passwords, the replica set key, object store keys) are fixed CHANGE-ME
+# placeholders, and the helm test pod is
 # left out. Files:
 #   00-namespace.yaml     the namespace
 #   10-moletok.yaml       everything but the Secret
@@ -24,9 +25,11 @@ trap 'rm -rf "$tmp"' EXIT
 
 "$HELM" template moletok "$ROOT/helm/moletok" --namespace "$NAMESPACE" --kube-version "$KUBE_VERSION" --skip-tests \
 	--set auth.jwtSecret=CHANGE-ME-jwt-secret-at-least-32-characters \
-	--set s3.accessKey=CHANGE-ME-minio-user \
-	--set s3.secretKey=CHANGE-ME-minio-password \
+	--set nats.auth.password=CHANGE-ME-nats-password \
+	--set s3.accessKey=CHANGE-ME-s3-access-key \
+	--set s3.secretKey=CHANGE-ME-s3-secret-key \
 	--set mongodb.auth.rootPassword=CHANGE-ME-mongodb-password \
+	--set mongodb.auth.replicaSetKey=CHANGEMEreplicaSetKey \
 	--set redis.auth.password=CHANGE-ME-redis-password \
 	>"$tmp/all.yaml"
 
@@ -59,24 +62,28 @@ rm -f "$OUT"/*.yaml "$OUT"/*.example
 	cat <<-'EOF'
 	#
 	# PLACEHOLDER CREDENTIALS: the Secret the pods expect, for reference. Create it with real
-	# values before `kubectl apply -f k8s/` (MinIO needs a user of 3+ and a password of 8+
-	# characters; the database passwords go into URIs, so letters and digits only), e.g.
+	# values before `kubectl apply -f k8s/` (the passwords go into URLs, so letters and digits;
+	# the NATS password starts with a letter), e.g.
 	#
 	#   kubectl -n moletok create secret generic moletok \
 	#     --from-literal=JWT_SECRET="$(openssl rand -hex 32)" \
+	#     --from-literal=NATS_PASSWORD="n$(openssl rand -hex 24)" \
 	#     --from-literal=S3_ACCESS_KEY=moletok --from-literal=S3_SECRET_KEY="$(openssl rand -hex 24)" \
 	#     --from-literal=MONGO_PASSWORD="$(openssl rand -hex 24)" \
+	#     --from-literal=MONGO_REPLICA_SET_KEY="$(openssl rand -base64 48 | tr -d '\n')" \
 	#     --from-literal=REDIS_PASSWORD="$(openssl rand -hex 24)"
 	#
-	# The MongoDB password is used only when its volume is first
-	# initialised, and every token dies with the JWT secret: keep the Secret across updates.
+	# The MongoDB password is used only when its volume is first initialised, and every token
+	# dies with the JWT secret: keep the Secret across updates.
 	EOF
 	cat "$tmp/secret.yaml"
 } >"$OUT/secret.yaml.example"
 {
 	echo "$header"
 	echo "# Media URLs (PUBLIC_BASE_URL) and the Ingress use the host moletok.local: change both,"
-	echo "# or render the chart with --set ingress.host=… (see docs/deploy.md)."
+	echo "# or render the chart with --set ingress.host=… (README, \"Deployment\")."
+	echo "# The NetworkPolicies let the namespaces ingress-nginx, nginx-ingress and nginx-gateway reach"
+	echo "# the api: render with networkPolicy.apiFrom set to your ingress controller's otherwise."
 	cat "$tmp/rest.yaml"
 } >"$OUT/10-moletok.yaml"
 echo "render-k8s: wrote $(ls "$OUT" | wc -l) files to $OUT" >&2
