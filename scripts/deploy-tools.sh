@@ -94,7 +94,7 @@ check)
 	validator_ok || problems+=("k8s-validate for these sources of scripts/k8s-validate is missing from $BIN")
 	if [ ${#problems[@]} -gt 0 ]; then
 		printf 'deploy-tools: %s\n' "${problems[@]}" >&2
-		die "run: bash scripts/deploy-tools.sh install"
+		die "run: bash scripts/deploy-tools.sh install (it needs Go 1.25 or newer to build what is missing)"
 	fi
 	;;
 env) echo "HELM=$(helm_path || echo "$HELM_DIR/helm") K8S_VALIDATE=$(validator_bin) KUBE_VERSION=$KUBE_VERSION" ;;

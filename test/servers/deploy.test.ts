@@ -12,8 +12,9 @@
  * HEALTHCHECK are started from the runtime directory as the container would run them.
  *
  * Helm: needs `bash scripts/deploy-tools.sh install` (Helm and the validator, cached); a
- * missing or stale tool fails the suite with that command. The cluster test also needs NATS
- * on 127.0.0.1:4222 (scripts/servers.sh).
+ * missing or stale tool fails the suite with that command. The two-pod test needs the NATS of
+ * scripts/servers.sh (TRANSPORTER), and the chart's NATS and Redis configurations are run on
+ * the machine's nats-server and redis-server (Debian's, as scripts/servers.sh installs them).
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import crypto from "node:crypto";
@@ -469,7 +470,8 @@ describe("Dockerfile, replayed without Docker", () => {
 	});
 
 	describe("its CMD as two pods: SERVICES=api and SERVICES=users over NATS", () => {
-		const transporter = process.env.TRANSPORTER || "nats://127.0.0.1:4222";
+		// The project's NATS, which wants the user and password that TRANSPORTER carries.
+		const transporter = process.env.TRANSPORTER!;
 		const common = {
 			TRANSPORTER: transporter,
 			NAMESPACE: `deploy-test-${crypto.randomBytes(6).toString("hex")}`,
@@ -483,6 +485,7 @@ describe("Dockerfile, replayed without Docker", () => {
 		const dataDirs: string[] = [];
 
 		beforeAll(async () => {
+			if (!transporter) throw new Error('TRANSPORTER is not set: run `eval "$(bash scripts/servers.sh start)"` first');
 			for (const service of ["users", "api"]) {
 				const [port, healthPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
 				const dataDir = tempDir(`data-${service}`);
@@ -531,6 +534,7 @@ interface K8sObject {
 	metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
 	spec?: any;
 	data?: Record<string, string>;
+	automountServiceAccountToken?: boolean;
 }
 
 interface Tools {
@@ -541,16 +545,21 @@ interface Tools {
 
 /** Values with every dependency external (and the optional parts on). */
 const EXTERNAL = {
-	nats: { enabled: false, url: "nats://moletok:pw@nats.infra:4222" },
-	mongodb: { enabled: false, uri: "mongodb://moletok:pw@mongo.infra:27017/?authSource=admin" },
-	redis: { enabled: false, url: "redis://:pw@redis.infra:6379" },
-	minio: { enabled: false },
+	nats: { enabled: false, url: "nats://nats.infra:4333", auth: { user: "moletok-prod", password: "natsPassword-1" } },
+	mongodb: { enabled: false, uri: "mongodb://moletok:pw@mongo-a.infra:27017,mongo-b.infra:27018/?authSource=admin&replicaSet=rs" },
+	redis: { enabled: false, url: "redis://:pw@redis.infra:6380" },
+	objectStore: { enabled: false },
 	s3: { endpoint: "https://s3.example.com", accessKey: "AKIAEXAMPLE", secretKey: "example-secret-key", presign: true },
 	tracing: { jaegerEndpoint: "http://jaeger-collector.tracing:14268/api/traces", sampleRate: 0.25 },
 	metrics: { serviceMonitor: { enabled: true, labels: { release: "prometheus" } } },
 	auth: { jwtSecret: "0123456789abcdef0123456789abcdef" },
 	ingress: { host: "api.example.com", tls: { enabled: true, secretName: "api-example-tls" } }
 };
+
+/** Every key a Secret of existingSecret holds for the default (built-in) servers. */
+const SECRET_KEYS = ["JWT_SECRET", "NATS_PASSWORD", "S3_ACCESS_KEY", "S3_SECRET_KEY", "MONGO_PASSWORD", "MONGO_REPLICA_SET_KEY", "REDIS_PASSWORD"];
+
+const decoded = (secret: K8sObject) => Object.fromEntries(Object.entries(secret.data!).map(([key, value]) => [key, Buffer.from(value, "base64").toString()]));
 
 describe("Helm chart helm/moletok", () => {
 	let tools: Tools;
@@ -596,10 +605,10 @@ describe("Helm chart helm/moletok", () => {
 		return JSON.parse(result.stdout) as K8sObject[];
 	}
 
-	function rendered(values?: object, sets: string[] = []): K8sObject[] {
+	function rendered(values?: object, sets: string[] = [], extraYaml = ""): K8sObject[] {
 		const result = template(values, sets);
 		if (result.status !== 0) throw new Error(result.stderr);
-		return validated(result.stdout);
+		return validated(result.stdout + extraYaml);
 	}
 
 	const ofKind = (objects: K8sObject[], kind: string) => objects.filter(object => object.kind === kind);
@@ -608,9 +617,11 @@ describe("Helm chart helm/moletok", () => {
 		if (!found) throw new Error(`no ${kind} ${name}`);
 		return found;
 	};
-	const containerOf = (deployment: K8sObject) => deployment.spec.template.spec.containers[0];
+	const podSpecOf = (workload: K8sObject) => (workload.kind === "Pod" ? workload.spec : workload.spec.template.spec);
+	const containerOf = (workload: K8sObject) => podSpecOf(workload).containers[0];
 	const envOf = (deployment: K8sObject): Record<string, string> =>
 		Object.fromEntries((containerOf(deployment).env as Array<{ name: string; value?: string }>).map(entry => [entry.name, entry.value ?? "<from>"]));
+	const workloads = (objects: K8sObject[]) => objects.filter(object => ["Deployment", "StatefulSet", "Pod"].includes(object.kind));
 
 	it("passes `helm lint --strict` with the default values and with every dependency external", () => {
 		for (const values of [undefined, EXTERNAL]) {
@@ -618,6 +629,15 @@ describe("Helm chart helm/moletok", () => {
 			expect(`${result.stdout}${result.stderr}`).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
 			expect(result.status).toBe(0);
 		}
+	});
+
+	it("is rendered and validated for a Kubernetes release still supported upstream (the validator's k8s.io/api)", () => {
+		const goMod = fs.readFileSync(path.join(ROOT, "scripts/k8s-validate/go.mod"), "utf8");
+		const minor = Number(/^\s*k8s\.io\/api v0\.(\d+)\./m.exec(goMod)![1]);
+		expect(tools.KUBE_VERSION).toBe(`1.${minor}.0`);
+		// Kubernetes supports its three newest minors for about 14 months each: 1.35 (December
+		// 2025) is the oldest still supported in late 2026.
+		expect(minor).toBeGreaterThanOrEqual(35);
 	});
 
 	describe("with the default values", () => {
@@ -633,9 +653,10 @@ describe("Helm chart helm/moletok", () => {
 			const kinds = objects.map(object => object.kind).sort();
 			const count = (kind: string) => kinds.filter(k => k === kind).length;
 			expect([count("Deployment"), count("HorizontalPodAutoscaler"), count("PodDisruptionBudget")]).toEqual([8, 8, 8]);
-			expect(ofKind(objects, "StatefulSet").map(o => o.metadata.name).sort()).toEqual(["moletok-minio", "moletok-mongodb", "moletok-nats", "moletok-redis"]);
-			expect(ofKind(objects, "Service").map(o => o.metadata.name).sort()).toEqual(["moletok-api", "moletok-minio", "moletok-mongodb", "moletok-nats", "moletok-redis"]);
-			expect([count("ConfigMap"), count("Secret"), count("Ingress"), count("ServiceMonitor")]).toEqual([1, 1, 1, 0]);
+			expect(ofKind(objects, "StatefulSet").map(o => o.metadata.name).sort()).toEqual(["moletok-mongodb", "moletok-nats", "moletok-redis", "moletok-s3"]);
+			expect(ofKind(objects, "Service").map(o => o.metadata.name).sort()).toEqual(["moletok-api", "moletok-mongodb", "moletok-nats", "moletok-redis", "moletok-s3"]);
+			expect(ofKind(objects, "ConfigMap").map(o => o.metadata.name).sort()).toEqual(["moletok", "moletok-nats", "moletok-redis"]);
+			expect([count("Secret"), count("ServiceAccount"), count("Ingress"), count("HTTPRoute"), count("ServiceMonitor")]).toEqual([1, 1, 1, 0, 0]);
 		});
 
 		it("runs one Deployment per service from one image, SERVICES=<name>, probes on the health port", () => {
@@ -655,7 +676,7 @@ describe("Helm chart helm/moletok", () => {
 				expect(container.readinessProbe.httpGet).toEqual({ path: "/ready", port: "health" });
 				expect(container.envFrom).toEqual([{ configMapRef: { name: "moletok" } }, { secretRef: { name: "moletok" } }]);
 				expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
-				expect(deployment.spec.template.spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000 });
+				expect(podSpecOf(deployment).securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000 });
 				expect(deployment.spec.template.metadata.annotations).toMatchObject({
 					"prometheus.io/scrape": "true",
 					"prometheus.io/port": config.METRICS_PORT,
@@ -668,7 +689,7 @@ describe("Helm chart helm/moletok", () => {
 
 		it("gives every pod a grace period covering preStop + shutdown delay + drain (+ transcode grace), from the same values as the env", () => {
 			for (const deployment of ofKind(objects, "Deployment")) {
-				const pod = deployment.spec.template.spec;
+				const pod = podSpecOf(deployment);
 				const preStop = Number(containerOf(deployment).lifecycle?.preStop?.exec?.command?.[1] ?? 0);
 				let shutdownMs = Number(config.SHUTDOWN_DELAY_MS) + Number(config.SHUTDOWN_TIMEOUT_MS);
 				if (deployment.metadata.name === "moletok-transcoder") shutdownMs += Number(config.TRANSCODE_SHUTDOWN_GRACE_MS);
@@ -678,29 +699,97 @@ describe("Helm chart helm/moletok", () => {
 			expect(config).toMatchObject({ SHUTDOWN_DELAY_MS: "2000", SHUTDOWN_TIMEOUT_MS: "20000", TRANSCODE_SHUTDOWN_GRACE_MS: "15000" });
 		});
 
-		it("points the pods at the built-in NATS, MongoDB, Redis and MinIO", () => {
-			expect(config).toMatchObject({ TRANSPORTER: "nats://moletok-nats:4222", S3_ENDPOINT: "http://moletok-minio:9000", S3_BUCKET: "moletok" });
-			const env = envOf(named(objects, "Deployment", "moletok-videos"));
-			expect(env.MONGO_URI).toBe("mongodb://root:$(MONGO_PASSWORD)@moletok-mongodb:27017/?authSource=admin");
-			expect(env.REDIS_URL).toBe("redis://:$(REDIS_PASSWORD)@moletok-redis:6379");
-			const nats = containerOf(named(objects, "StatefulSet", "moletok-nats"));
-			expect(nats.image).toBe("nats:2.10-alpine");
-			expect(nats.args).toContain("--jetstream");
-			expect(containerOf(named(objects, "StatefulSet", "moletok-mongodb")).image).toBe("mongo:7");
-			expect(containerOf(named(objects, "StatefulSet", "moletok-redis")).image).toBe("redis:7-alpine");
-			expect(containerOf(named(objects, "StatefulSet", "moletok-minio")).image).toMatch(/^minio\/minio:/);
-			for (const statefulSet of ofKind(objects, "StatefulSet")) expect(statefulSet.spec.volumeClaimTemplates).toHaveLength(1);
+		it("points the pods at the built-in NATS (with its user and password), MongoDB (a replica set), Redis and object store", () => {
+			expect(config).toMatchObject({ S3_ENDPOINT: "http://moletok-s3:7070", S3_BUCKET: "moletok" });
+			expect(config).not.toHaveProperty("TRANSPORTER");
+			for (const deployment of ofKind(objects, "Deployment"))
+				expect(envOf(deployment)).toMatchObject({
+					TRANSPORTER: "nats://moletok:$(NATS_PASSWORD)@moletok-nats:4222",
+					MONGO_URI: "mongodb://root:$(MONGO_PASSWORD)@moletok-mongodb:27017/?authSource=admin&replicaSet=rs0",
+					REDIS_URL: "redis://:$(REDIS_PASSWORD)@moletok-redis:6379"
+				});
+			const withVolumes = ofKind(objects, "StatefulSet").filter(sts => sts.spec.volumeClaimTemplates?.length === 1);
+			expect(withVolumes.map(sts => sts.metadata.name).sort()).toEqual(["moletok-mongodb", "moletok-s3"]);
 		});
 
-		it("generates a 48-character JWT secret when none is given, and uses the given one", () => {
-			const secretOf = (list: K8sObject[]) => Buffer.from(named(list, "Secret", "moletok").data!.JWT_SECRET, "base64").toString();
-			const generated = secretOf(objects);
-			expect(generated).toMatch(/^[A-Za-z0-9]{48}$/);
-			expect(secretOf(rendered())).not.toBe(generated);
-			expect(secretOf(rendered({ auth: { jwtSecret: "x".repeat(40) } }))).toBe("x".repeat(40));
+		it("pins every built-in server's image to an exact, maintained version (no MinIO, no floating tags)", () => {
+			const images = Object.fromEntries(ofKind(objects, "StatefulSet").map(sts => [sts.metadata.name, containerOf(sts).image]));
+			expect(images).toEqual({
+				"moletok-nats": "nats:2.14.5-alpine",
+				"moletok-mongodb": "mongo:8.0.29-noble",
+				"moletok-redis": "redis:8.10.1-alpine",
+				"moletok-s3": "versity/versitygw:v1.8.0"
+			});
+			for (const workload of workloads(objects)) expect(containerOf(workload).image).toMatch(/:v?\d+\.\d+\.\d+(-[a-z0-9]+)?$|^moletok:0\.1\.0$/);
 		});
 
-		it("puts the api behind an nginx Ingress sized for uploads, with media routed to MinIO", () => {
+		it("runs NATS without JetStream and with authentication, the password from the Secret's environment", () => {
+			const nats = named(objects, "StatefulSet", "moletok-nats");
+			const container = containerOf(nats);
+			expect(container.args).toEqual(["--config", "/etc/nats/nats.conf"]);
+			expect(JSON.stringify(container)).not.toMatch(/jetstream|--js/i);
+			expect(container.env).toEqual([{ name: "NATS_PASSWORD", valueFrom: { secretKeyRef: { name: "moletok", key: "NATS_PASSWORD" } } }]);
+			expect(named(objects, "ConfigMap", "moletok-nats").data!["nats.conf"]).toContain('authorization {\n  user: "moletok"\n  password: $NATS_PASSWORD\n}');
+			expect(nats.spec.template.metadata.annotations["checksum/config"]).toMatch(/^[0-9a-f]{64}$/);
+		});
+
+		it("runs Redis as a cache: bounded memory, an eviction policy, nothing on disk, no password on the command line", () => {
+			const redis = named(objects, "StatefulSet", "moletok-redis");
+			const conf = named(objects, "ConfigMap", "moletok-redis").data!["redis.conf"];
+			expect(conf.split("\n")).toEqual(expect.arrayContaining(["maxmemory 192mb", "maxmemory-policy volatile-ttl", 'save ""', "appendonly no", "include /run/redis/auth.conf"]));
+			const container = containerOf(redis);
+			expect(container.args.join(" ")).not.toMatch(/requirepass\s+[^"]*\$\(|--requirepass/);
+			expect(container.args.join(" ")).toMatch(/printf 'requirepass "%s"\\n' "\$REDISCLI_AUTH" >\/run\/redis\/auth\.conf && exec redis-server \/etc\/redis\/redis\.conf/);
+			expect(podSpecOf(redis).volumes).toEqual(expect.arrayContaining([{ name: "auth", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } }]));
+			expect(redis.spec.volumeClaimTemplates).toBeUndefined();
+		});
+
+		it("runs MongoDB as a single-node replica set with a key file, initiated once by its startup probe", () => {
+			const mongo = containerOf(named(objects, "StatefulSet", "moletok-mongodb"));
+			expect(mongo.args[0]).toMatch(/exec docker-entrypoint\.sh mongod --bind_ip_all --replSet rs0 --keyFile \/run\/mongodb\/keyfile$/);
+			expect(mongo.args[0]).toMatch(/^umask 077 && printf '%s' "\$MONGO_REPLICA_SET_KEY" >\/run\/mongodb\/keyfile/);
+			const probe = mongo.startupProbe.exec.command.join(" ");
+			expect(probe).toContain(`rs.initiate({_id: "rs0", members: [{_id: 0, host: "moletok-mongodb:27017"}]})`);
+			expect(probe).toContain('if (e.codeName !== "NotYetInitialized") throw e');
+			expect(mongo.readinessProbe.exec.command).toEqual(["mongosh", "--quiet", "--norc", "--eval", "if (!db.hello().isWritablePrimary) quit(1)"]);
+		});
+
+		it("generates every credential into a Secret that `helm uninstall` keeps, and uses given ones", () => {
+			const secret = named(objects, "Secret", "moletok");
+			expect(secret.metadata.annotations).toEqual({ "helm.sh/resource-policy": "keep" });
+			const values = decoded(secret);
+			expect(Object.keys(values).sort()).toEqual([...SECRET_KEYS].sort());
+			expect(values.JWT_SECRET).toMatch(/^[A-Za-z0-9]{48}$/);
+			// NATS reads it from its environment as a bare token: it starts with a letter.
+			expect(values.NATS_PASSWORD).toMatch(/^n[A-Za-z0-9]{31}$/);
+			expect(values.MONGO_REPLICA_SET_KEY).toMatch(/^[A-Za-z0-9]{64}$/);
+			expect(decoded(named(rendered(), "Secret", "moletok")).JWT_SECRET).not.toBe(values.JWT_SECRET);
+			const given = decoded(named(rendered({ auth: { jwtSecret: "x".repeat(40) }, nats: { auth: { password: "Nats-password-1" } } }), "Secret", "moletok"));
+			expect(given).toMatchObject({ JWT_SECRET: "x".repeat(40), NATS_PASSWORD: "Nats-password-1" });
+		});
+
+		it("gives the MoleTok pods the release's ServiceAccount, without an API token", () => {
+			const account = named(objects, "ServiceAccount", "moletok");
+			expect(account.automountServiceAccountToken).toBe(false);
+			for (const deployment of ofKind(objects, "Deployment")) expect(podSpecOf(deployment)).toMatchObject({ serviceAccountName: "moletok", automountServiceAccountToken: false });
+		});
+
+		it("spreads each service's replicas over nodes and zones, softly, counting only the current rollout", () => {
+			for (const deployment of ofKind(objects, "Deployment")) {
+				const selector = deployment.spec.selector.matchLabels;
+				expect(podSpecOf(deployment).topologySpreadConstraints).toEqual(
+					["kubernetes.io/hostname", "topology.kubernetes.io/zone"].map(topologyKey => ({
+						topologyKey,
+						maxSkew: 1,
+						whenUnsatisfiable: "ScheduleAnyway",
+						labelSelector: { matchLabels: selector },
+						matchLabelKeys: ["pod-template-hash"]
+					}))
+				);
+			}
+		});
+
+		it("puts the api behind an nginx Ingress sized for uploads, with media routed to the object store", () => {
 			const ingress = named(objects, "Ingress", "moletok");
 			const annotations = ingress.metadata.annotations!;
 			const bodyMiB = Number(/^(\d+)m$/.exec(annotations["nginx.ingress.kubernetes.io/proxy-body-size"])![1]);
@@ -712,23 +801,47 @@ describe("Helm chart helm/moletok", () => {
 			expect(ingress.spec.ingressClassName).toBe("nginx");
 			const rule = ingress.spec.rules[0];
 			expect(rule.host).toBe("moletok.local");
-			expect(rule.http.paths.map((p: { path: string; backend: { service: { name: string } } }) => [p.path, p.backend.service.name])).toEqual([
-				["/moletok/", "moletok-minio"],
-				["/", "moletok-api"]
+			expect(rule.http.paths.map((p: { path: string; backend: { service: { name: string; port: { name: string } } } }) => [p.path, p.backend.service.name, p.backend.service.port.name])).toEqual([
+				["/moletok/", "moletok-s3", "s3"],
+				["/", "moletok-api", "http"]
 			]);
 			expect(config.PUBLIC_BASE_URL).toBe("http://moletok.local/moletok");
+		});
+
+		it("closes the network: only the ingress controller reaches the api, only MoleTok pods reach the servers", () => {
+			const policies = Object.fromEntries(ofKind(objects, "NetworkPolicy").map(policy => [policy.metadata.name.replace(/^moletok-/, ""), policy.spec]));
+			expect(Object.keys(policies).sort()).toEqual(["api", "default", "mongodb", "nats", "redis", "s3", "services", "storage-clients", "test", "test-api"]);
+			// Every pod of the release: nothing in or out but DNS, unless another policy allows it.
+			expect(policies.default).toEqual({
+				podSelector: { matchLabels: { "app.kubernetes.io/instance": "moletok" } },
+				policyTypes: ["Ingress", "Egress"],
+				egress: [{ ports: [{ port: 53, protocol: "UDP" }, { port: 53, protocol: "TCP" }] }]
+			});
+			const nginxNamespaces = { namespaceSelector: { matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "In", values: ["ingress-nginx", "nginx-ingress", "nginx-gateway"] }] } };
+			expect(policies.api.ingress).toEqual([{ from: [nginxNamespaces], ports: [{ port: "http", protocol: "TCP" }] }]);
+			// The `helm test` pod's way to the api exists only while `helm test` runs (hooks).
+			const testPod = { podSelector: { matchLabels: { "app.kubernetes.io/name": "moletok", "app.kubernetes.io/instance": "moletok", "app.kubernetes.io/component": "test" } } };
+			expect(policies["test-api"].ingress).toEqual([{ from: [testPod], ports: [{ port: "http", protocol: "TCP" }] }]);
+			for (const name of ["moletok-test", "moletok-test-api"]) expect(named(objects, "NetworkPolicy", name).metadata.annotations).toMatchObject({ "helm.sh/hook": "test" });
+			const moletokPods = policies.services.podSelector;
+			expect(moletokPods.matchExpressions[0].values.sort()).toEqual([...ALL_SERVICES].sort());
+			expect(policies.nats.ingress).toEqual([{ from: [{ podSelector: moletokPods }], ports: [{ port: "client", protocol: "TCP" }] }]);
+			expect(policies.redis.ingress).toEqual([{ from: [{ podSelector: moletokPods }], ports: [{ port: "redis", protocol: "TCP" }] }]);
+			expect(policies.s3.ingress[0].from[1]).toEqual(nginxNamespaces);
+			expect(policies["storage-clients"].podSelector.matchExpressions[0].values).toEqual(["api", "videos", "transcoder"]);
+			expect(policies.services.egress.map((rule: { ports: Array<{ port: string }> }) => rule.ports[0].port)).toEqual(["client", "mongodb", "redis"]);
 		});
 
 		it("has a `helm test` pod that asks the api Service for the feed and wants status_code 0", () => {
 			const pod = named(objects, "Pod", "moletok-test-feed");
 			expect(pod.metadata.annotations!["helm.sh/hook"]).toBe("test");
-			const container = pod.spec.containers[0];
+			const container = containerOf(pod);
 			const service = named(objects, "Service", "moletok-api");
 			expect(container.env).toEqual([{ name: "FEED_URL", value: `http://moletok-api:${service.spec.ports[0].port}/douyin/feed/` }]);
 			expect(container.args.join(" ")).toMatch(/curl .*"\$FEED_URL".*grep -q '"status_code":0'/s);
 		});
 
-		it("tells in NOTES.txt how to reach the API (ingress host, or port-forward)", () => {
+		it("tells in NOTES.txt how to reach the API, attach the REPL, and what uninstall keeps", () => {
 			// NOTES.txt renders only at install; render it through a copy of the chart instead.
 			const copy = path.join(scratch, "notes-chart");
 			fs.cpSync(CHART, copy, { recursive: true });
@@ -742,63 +855,211 @@ describe("Helm chart helm/moletok", () => {
 			expect(notes).toContain("http://moletok.local/douyin/feed/");
 			expect(notes).toContain("kubectl -n moletok port-forward service/moletok-api 8080:80");
 			expect(notes).toContain("helm test moletok");
+			expect(notes).toContain("kubectl -n moletok exec -it deploy/moletok-users -- node dist/lib/repl-attach.js");
+			expect(notes).toContain("`helm uninstall` leaves it (and the database volumes) in place");
 			const withoutIngress = notesOf({ ingress: { enabled: false }, publicBaseUrl: "https://cdn.example.com/moletok" });
 			expect(withoutIngress).not.toContain("through the ingress");
 			expect(withoutIngress).toContain("port-forward service/moletok-api");
 		});
 	});
 
-	it("renders with every dependency external: no StatefulSet, endpoints from values, ServiceMonitor valid", () => {
+	describe("the built-in servers' configurations, run on the real servers", () => {
+		let objects: K8sObject[];
+		const children: ChildProcess[] = [];
+
+		beforeAll(() => {
+			objects = rendered({ nats: { auth: { password: "Nats-password-from-the-secret" } }, redis: { auth: { password: "redis-password-12" } } });
+		});
+
+		afterAll(() => {
+			for (const child of children) child.kill("SIGKILL");
+		});
+
+		/** Starts a server binary; resolves once `ready` answers. */
+		async function serve(command: string, args: string[], env: NodeJS.ProcessEnv, ready: () => Promise<boolean>): Promise<ChildProcess> {
+			const child = spawn(command, args, { env: { PATH: process.env.PATH, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+			let log = "";
+			child.stdout!.on("data", chunk => (log += String(chunk)));
+			child.stderr!.on("data", chunk => (log += String(chunk)));
+			children.push(child);
+			await waitFor(`${command} to answer (log: ${log})`, async () => ((await ready()) ? true : undefined), 10_000);
+			return child;
+		}
+
+		it("NATS: the chart's nats.conf, with NATS_PASSWORD from the Secret, refuses clients without it and lets MoleTok's TRANSPORTER in", async () => {
+			const { connect } = await import("nats");
+			const dir = tempDir("nats");
+			fs.writeFileSync(path.join(dir, "nats.conf"), named(objects, "ConfigMap", "moletok-nats").data!["nats.conf"]);
+			const [port, monitor] = [await freePort(), await freePort()];
+			const password = decoded(named(objects, "Secret", "moletok")).NATS_PASSWORD;
+			// The chart's file as it is; only the ports move off the pod's 4222/8222 (flags win over the file).
+			await serve("nats-server", ["--config", path.join(dir, "nats.conf"), "-a", "127.0.0.1", "-p", String(port), "-m", String(monitor)], { NATS_PASSWORD: password }, async () =>
+				(await status(`http://127.0.0.1:${monitor}/healthz`).catch(() => 0)) === 200
+			);
+			const attempt = async (options: object) =>
+				connect({ servers: `127.0.0.1:${port}`, reconnect: false, ...options }).then(
+					async connection => {
+						await connection.close();
+						return "connected";
+					},
+					(err: { code?: string }) => err.code
+				);
+			expect(await attempt({})).toBe("AUTHORIZATION_VIOLATION");
+			expect(await attempt({ user: "moletok", pass: "guessed-password" })).toBe("AUTHORIZATION_VIOLATION");
+			// TRANSPORTER as the kubelet expands it from the Deployment's env.
+			const transporter = new URL(envOf(named(objects, "Deployment", "moletok-videos")).TRANSPORTER.replace("$(NATS_PASSWORD)", password));
+			expect(await attempt({ user: transporter.username, pass: transporter.password })).toBe("connected");
+			fs.rmSync(dir, { recursive: true, force: true });
+		});
+
+		it("Redis: the chart's redis.conf and password file make a password-protected cache with bounded memory", async () => {
+			const dir = tempDir("redis");
+			const conf = named(objects, "ConfigMap", "moletok-redis").data!["redis.conf"].replace("dir /data", `dir ${dir}`).replace("/run/redis/auth.conf", path.join(dir, "auth.conf"));
+			fs.writeFileSync(path.join(dir, "redis.conf"), conf);
+			// The container's own start command, with its paths in the temporary directory.
+			const start = containerOf(named(objects, "StatefulSet", "moletok-redis")).args[0].replaceAll("/run/redis/auth.conf", path.join(dir, "auth.conf")).replace("/etc/redis/redis.conf", path.join(dir, "redis.conf"));
+			const port = await freePort();
+			const ask = (command: string, auth = true) =>
+				run("redis-cli", ["-p", String(port), ...command.split(" ")], { env: { PATH: process.env.PATH, ...(auth ? { REDISCLI_AUTH: "redis-password-12" } : {}) } }).stdout.trim();
+			await serve("sh", ["-c", `${start} --port ${port} --bind 127.0.0.1`], { REDISCLI_AUTH: "redis-password-12" }, async () => ask("PING") === "PONG");
+			expect(ask("PING", false)).toMatch(/NOAUTH/);
+			expect(ask("CONFIG GET maxmemory")).toBe(`maxmemory\n${192 * 1024 * 1024}`);
+			expect(ask("CONFIG GET maxmemory-policy")).toBe("maxmemory-policy\nvolatile-ttl");
+			expect(ask("CONFIG GET appendonly")).toBe("appendonly\nno");
+			expect(ask("CONFIG GET save")).toBe("save");
+			fs.rmSync(dir, { recursive: true, force: true });
+		});
+	});
+
+	it("renders with every dependency external: no StatefulSet, endpoints from values, egress to their ports only", () => {
 		const objects = rendered(EXTERNAL);
 		expect(ofKind(objects, "StatefulSet")).toEqual([]);
 		expect(ofKind(objects, "Service").map(o => o.metadata.name).sort()).toEqual(["moletok-api", "moletok-metrics"]);
-		const secret = Object.fromEntries(Object.entries(named(objects, "Secret", "moletok").data!).map(([key, value]) => [key, Buffer.from(value, "base64").toString()]));
-		expect(secret).toEqual({
+		expect(decoded(named(objects, "Secret", "moletok"))).toEqual({
 			JWT_SECRET: EXTERNAL.auth.jwtSecret,
+			NATS_PASSWORD: EXTERNAL.nats.auth.password,
 			S3_ACCESS_KEY: EXTERNAL.s3.accessKey,
 			S3_SECRET_KEY: EXTERNAL.s3.secretKey,
-			TRANSPORTER: EXTERNAL.nats.url,
 			MONGO_URI: EXTERNAL.mongodb.uri,
 			REDIS_URL: EXTERNAL.redis.url
 		});
 		const config = named(objects, "ConfigMap", "moletok").data!;
 		expect(config).toMatchObject({ S3_ENDPOINT: "https://s3.example.com", S3_PRESIGN: "true", JAEGER_ENDPOINT: EXTERNAL.tracing.jaegerEndpoint, TRACE_SAMPLE_RATE: "0.25" });
-		expect(config).not.toHaveProperty("TRANSPORTER");
 		// External S3: the app derives media URLs from the endpoint (or presigns them).
 		expect(config).not.toHaveProperty("PUBLIC_BASE_URL");
-		for (const deployment of ofKind(objects, "Deployment")) expect(Object.keys(envOf(deployment)).sort()).toEqual(["NODE_ID", "SERVICES"]);
+		for (const deployment of ofKind(objects, "Deployment"))
+			expect(envOf(deployment)).toEqual({ SERVICES: expect.any(String), NODE_ID: "<from>", TRANSPORTER: "nats://moletok-prod:$(NATS_PASSWORD)@nats.infra:4333" });
 		const monitor = named(objects, "ServiceMonitor", "moletok");
 		expect(monitor.metadata.labels).toMatchObject({ release: "prometheus" });
 		expect(monitor.spec.endpoints[0]).toMatchObject({ port: "metrics", path: "/metrics" });
 		const ingress = named(objects, "Ingress", "moletok");
 		expect(ingress.spec.tls).toEqual([{ secretName: "api-example-tls", hosts: ["api.example.com"] }]);
 		expect(ingress.spec.rules[0].http.paths).toHaveLength(1);
+		const policies = ofKind(objects, "NetworkPolicy").map(policy => policy.metadata.name);
+		expect(policies.sort()).toEqual(["moletok-api", "moletok-default", "moletok-services", "moletok-storage-clients", "moletok-test", "moletok-test-api"]);
+		const ports = (name: string) => named(objects, "NetworkPolicy", name).spec.egress.map((rule: { to?: unknown; ports: Array<{ port: number }> }) => [rule.to ?? "anywhere", rule.ports.map(p => p.port)]);
+		expect(ports("moletok-services")).toEqual([
+			["anywhere", [4333]],
+			["anywhere", [27017, 27018]],
+			["anywhere", [6380]],
+			["anywhere", [14268]]
+		]);
+		expect(ports("moletok-storage-clients")).toEqual([["anywhere", [443]]]);
 	});
 
-	it("switches HPA, PDB, services and persistence off, and drives env and grace from `shutdown`", () => {
+	it("takes every credential from existingSecret: no Secret of its own, nothing generated", () => {
+		const secret = ["---", "apiVersion: v1", "kind: Secret", "metadata: {name: moletok-credentials, namespace: moletok}", "stringData:", ...SECRET_KEYS.map(key => `  ${key}: x`)].join("\n");
+		const objects = rendered({ existingSecret: "moletok-credentials" }, [], `\n${secret}\n`);
+		expect(ofKind(objects, "Secret").map(s => s.metadata.name)).toEqual(["moletok-credentials"]);
+		for (const deployment of ofKind(objects, "Deployment")) expect(containerOf(deployment).envFrom[1]).toEqual({ secretRef: { name: "moletok-credentials" } });
+		const refs = JSON.stringify(ofKind(objects, "StatefulSet")).match(/"secretKeyRef":\{[^}]*\}/g)!;
+		expect(refs.length).toBeGreaterThanOrEqual(6);
+		for (const ref of refs) expect(ref).toContain('"name":"moletok-credentials"');
+		// Without that Secret, the validator finds the references dangling (so the check above means something).
+		expect(run(tools.K8S_VALIDATE, [], { input: template({ existingSecret: "moletok-credentials" }).stdout }).stderr).toMatch(/refers to Secret "moletok-credentials", which is not in the manifests/);
+	});
+
+	it("applies global.imageRegistry and global.imagePullSecrets to every pod, the built-in servers' and the test pod's too", () => {
+		const objects = rendered({ global: { imageRegistry: "registry.example.com/mirror", imagePullSecrets: [{ name: "regcred" }] } });
+		const pods = workloads(objects);
+		expect(pods).toHaveLength(8 + 4 + 1);
+		for (const pod of pods) {
+			expect(containerOf(pod).image).toMatch(/^registry\.example\.com\/mirror\/[a-z]/);
+			expect(podSpecOf(pod).imagePullSecrets).toEqual([{ name: "regcred" }]);
+		}
+		expect(containerOf(named(objects, "StatefulSet", "moletok-s3")).image).toBe("registry.example.com/mirror/versity/versitygw:v1.8.0");
+	});
+
+	it("schedules per service: its own nodeSelector, tolerations, affinity and priorityClassName over the defaults", () => {
+		const affinity = { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: "gpu", operator: "Exists" }] }] } } };
+		const toleration = { key: "media", operator: "Exists", effect: "NoSchedule" };
+		const objects = rendered({
+			nodeSelector: { pool: "apps" },
+			priorityClassName: "moletok-normal",
+			services: { transcoder: { nodeSelector: { pool: "media" }, tolerations: [toleration], affinity, priorityClassName: "moletok-batch" } },
+			mongodb: { nodeSelector: { pool: "data" }, priorityClassName: "moletok-data" },
+			topologySpread: { enabled: false },
+			serviceAccount: { annotations: { "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/moletok" } }
+		});
+		const spec = (kind: string, name: string) => podSpecOf(named(objects, kind, name));
+		expect(spec("Deployment", "moletok-transcoder")).toMatchObject({ nodeSelector: { pool: "media" }, tolerations: [toleration], affinity, priorityClassName: "moletok-batch" });
+		expect(spec("Deployment", "moletok-users")).toMatchObject({ nodeSelector: { pool: "apps" }, priorityClassName: "moletok-normal" });
+		expect(spec("Deployment", "moletok-users").tolerations).toBeUndefined();
+		expect(spec("StatefulSet", "moletok-mongodb")).toMatchObject({ nodeSelector: { pool: "data" }, priorityClassName: "moletok-data" });
+		expect(spec("Deployment", "moletok-api").topologySpreadConstraints).toBeUndefined();
+		expect(named(objects, "ServiceAccount", "moletok").metadata.annotations).toEqual({ "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/moletok" });
+	});
+
+	it("adds a Gateway API HTTPRoute: upload timeouts from limits, media GET/HEAD to the object store", () => {
+		const objects = rendered({ ingress: { enabled: false }, httpRoute: { enabled: true, parentRefs: [{ name: "public", namespace: "gateway", sectionName: "https" }] }, limits: { uploadTimeoutMs: 900500 } });
+		expect(ofKind(objects, "Ingress")).toEqual([]);
+		const route = named(objects, "HTTPRoute", "moletok");
+		expect(route.apiVersion).toBe("gateway.networking.k8s.io/v1");
+		expect(route.spec.parentRefs).toEqual([{ name: "public", namespace: "gateway", sectionName: "https" }]);
+		expect(route.spec.hostnames).toEqual(["moletok.local"]);
+		expect(route.spec.rules).toEqual([
+			{ matches: [{ path: { type: "PathPrefix", value: "/douyin/publish/action/" } }], backendRefs: [{ name: "moletok-api", port: 80 }], timeouts: { request: "901s", backendRequest: "901s" } },
+			{
+				matches: ["GET", "HEAD"].map(method => ({ path: { type: "PathPrefix", value: "/moletok/" }, method })),
+				backendRefs: [{ name: "moletok-s3", port: 7070 }]
+			},
+			{ matches: [{ path: { type: "PathPrefix", value: "/" } }], backendRefs: [{ name: "moletok-api", port: 80 }] }
+		]);
+		// Media URLs through the Gateway.
+		expect(named(objects, "ConfigMap", "moletok").data!.PUBLIC_BASE_URL).toBe("https://moletok.local/moletok");
+	});
+
+	it("switches HPA, PDB, services, persistence and the network policies off, and drives env and grace from `shutdown`", () => {
 		const objects = rendered({
 			autoscaling: { enabled: false },
 			services: { messages: { enabled: false }, api: { podDisruptionBudget: { enabled: false } }, users: { replicas: 3 } },
-			nats: { persistence: { enabled: false } },
-			minio: { persistence: { enabled: false } },
+			mongodb: { persistence: { enabled: false } },
+			objectStore: { persistence: { enabled: false } },
+			networkPolicy: { enabled: false },
+			serviceAccount: { create: false },
 			shutdown: { drainTimeoutMs: 60000, delayMs: 3000 },
 			limits: { maxUploadBytes: 524288000, uploadTimeoutMs: 1800000 },
 			config: { JWT_TTL_SECONDS: 3600, TRANSCODE_LEASE_MS: 1200000, MAX_COMMENT_CHARS: "200" },
 			metrics: { enabled: false }
 		});
 		expect(ofKind(objects, "HorizontalPodAutoscaler")).toEqual([]);
+		expect(ofKind(objects, "NetworkPolicy")).toEqual([]);
+		expect(ofKind(objects, "ServiceAccount")).toEqual([]);
+		expect(podSpecOf(named(objects, "Deployment", "moletok-users")).serviceAccountName).toBe("default");
 		expect(ofKind(objects, "Deployment").map(d => d.metadata.name)).not.toContain("moletok-messages");
 		expect(ofKind(objects, "PodDisruptionBudget").map(p => p.metadata.name).sort()).toEqual(
 			ALL_SERVICES.filter(name => !["api", "messages"].includes(name)).map(name => `moletok-${name}`).sort()
 		);
 		expect(named(objects, "Deployment", "moletok-users").spec.replicas).toBe(3);
 		expect(named(objects, "Deployment", "moletok-api").spec.replicas).toBe(2);
-		expect(named(objects, "StatefulSet", "moletok-nats").spec.volumeClaimTemplates).toBeUndefined();
-		expect(named(objects, "StatefulSet", "moletok-nats").spec.template.spec.volumes).toEqual([{ name: "data", emptyDir: {} }]);
+		for (const name of ["moletok-mongodb", "moletok-s3"]) {
+			expect(named(objects, "StatefulSet", name).spec.volumeClaimTemplates).toBeUndefined();
+			expect(podSpecOf(named(objects, "StatefulSet", name)).volumes).toEqual(expect.arrayContaining([{ name: "data", emptyDir: {} }]));
+		}
 		const config = named(objects, "ConfigMap", "moletok").data!;
 		expect(config).toMatchObject({ SHUTDOWN_TIMEOUT_MS: "60000", SHUTDOWN_DELAY_MS: "3000", MAX_UPLOAD_BYTES: "524288000", JWT_TTL_SECONDS: "3600", TRANSCODE_LEASE_MS: "1200000", MAX_COMMENT_CHARS: "200", METRICS_PORT: "off" });
-		expect(named(objects, "Deployment", "moletok-api").spec.template.spec.terminationGracePeriodSeconds).toBe(5 + 63 + 5);
-		expect(named(objects, "Deployment", "moletok-transcoder").spec.template.spec.terminationGracePeriodSeconds).toBe(63 + 15 + 5);
+		expect(podSpecOf(named(objects, "Deployment", "moletok-api")).terminationGracePeriodSeconds).toBe(5 + 63 + 5);
+		expect(podSpecOf(named(objects, "Deployment", "moletok-transcoder")).terminationGracePeriodSeconds).toBe(63 + 15 + 5);
 		const annotations = named(objects, "Ingress", "moletok").metadata.annotations!;
 		expect(annotations).toMatchObject({ "nginx.ingress.kubernetes.io/proxy-body-size": "501m", "nginx.ingress.kubernetes.io/proxy-read-timeout": "1800" });
 		const api = named(objects, "Deployment", "moletok-api");
@@ -807,22 +1068,29 @@ describe("Helm chart helm/moletok", () => {
 	});
 
 	it.each([
-		["negative replicas", { services: { api: { replicas: -1 } } }, /services\.api\.replicas: Must be greater than or equal to 1/],
-		["an empty image tag", { image: { tag: "" } }, /image\.tag: String length must be greater than or equal to 1/],
-		["a misspelt key", { services: { api: { replica: 3 } } }, /services\.api: Additional property replica is not allowed/],
-		["external NATS without its URL", { nats: { enabled: false } }, /nats: url is required/],
-		["a NATS URL that is not nats://", { nats: { enabled: false, url: "http://nats:4222" } }, /nats\.url: Does not match pattern/],
-		["external MongoDB without its URI", { mongodb: { enabled: false } }, /mongodb: uri is required/],
-		["external Redis without its URL", { redis: { enabled: false } }, /redis: url is required/],
-		["external S3 without endpoint and keys", { minio: { enabled: false } }, /s3: endpoint is required[\s\S]*s3: accessKey is required[\s\S]*s3: secretKey is required/],
-		["a short JWT secret", { auth: { jwtSecret: "too-short" } }, /auth\.jwtSecret: String length must be greater than or equal to 32/],
-		["a bad media URL", { publicBaseUrl: "ftp://media" }, /publicBaseUrl: Does not match pattern/],
-		["a bad Jaeger URL", { tracing: { jaegerEndpoint: "jaeger:14268" } }, /tracing\.jaegerEndpoint: Does not match pattern/],
-		["a password that breaks a URI", { mongodb: { auth: { rootPassword: "p@ss:word/1234" } } }, /mongodb\.auth\.rootPassword: Does not match pattern/],
-		["a variable the chart sets itself", { config: { PORT: "1" } }, /config: Property name of "PORT" does not match/],
-		["an unknown log level", { logLevel: "verbose" }, /logLevel: logLevel must be one of the following/],
+		["negative replicas", { services: { api: { replicas: -1 } } }, /at '\/services\/api\/replicas': minimum: got -1, want 1/],
+		["an empty image tag", { image: { tag: "" } }, /at '\/image\/tag': minLength: got 0, want 1/],
+		["a misspelt key", { services: { api: { replica: 3 } } }, /at '\/services\/api': additional properties 'replica' not allowed/],
+		["a key of the MinIO era", { minio: { enabled: false } }, /at '': additional properties 'minio' not allowed/],
+		["external NATS without its URL", { nats: { enabled: false, auth: { user: "moletok", password: "natsPassword-1" } } }, /at '\/nats': missing property 'url'/],
+		["a NATS URL with credentials in it", { nats: { enabled: false, url: "nats://u:p@nats:4222", auth: { user: "moletok", password: "natsPassword-1" } } }, /at '\/nats\/url': 'nats:\/\/u:p@nats:4222' does not match pattern/],
+		["external NATS without a password", { nats: { enabled: false, url: "nats://nats.infra:4222" } }, /nats\.auth\.password is required for an external NATS \(or NATS_PASSWORD in existingSecret\)/],
+		["a NATS password that is not a bare word", { nats: { auth: { password: "123456789012345" } } }, /at '\/nats\/auth\/password': '123456789012345' does not match pattern/],
+		["external MongoDB without its URI", { mongodb: { enabled: false } }, /at '\/mongodb': missing property 'uri'/],
+		["external Redis without its URL", { redis: { enabled: false } }, /at '\/redis': missing property 'url'/],
+		["external S3 without endpoint and keys", { objectStore: { enabled: false } }, /at '\/s3': missing property 'endpoint'[\s\S]*at '\/s3': missing properties 'accessKey', 'secretKey'/],
+		["a credential in values beside existingSecret", { existingSecret: "mine", auth: { jwtSecret: "x".repeat(40) } }, /auth\.jwtSecret is set, but existingSecret "mine" holds the credentials/],
+		["existingSecret with external servers but no egress for them", { existingSecret: "mine", redis: { enabled: false } }, /networkPolicy: with existingSecret, the external MongoDB \/ Redis URLs are not in the values/],
+		["a short JWT secret", { auth: { jwtSecret: "too-short" } }, /at '\/auth\/jwtSecret': minLength: got 9, want 32/],
+		["a bad media URL", { publicBaseUrl: "ftp://media" }, /at '\/publicBaseUrl': 'ftp:\/\/media' does not match pattern/],
+		["a bad Jaeger URL", { tracing: { jaegerEndpoint: "jaeger:14268" } }, /at '\/tracing\/jaegerEndpoint': 'jaeger:14268' does not match pattern/],
+		["a password that breaks a URI", { mongodb: { auth: { rootPassword: "p@ss:word/1234" } } }, /at '\/mongodb\/auth\/rootPassword': 'p@ss:word\/1234' does not match pattern/],
+		["a variable the chart sets itself", { config: { PORT: "1" } }, /at '\/config\/PORT': 'not' failed/],
+		["an unknown log level", { logLevel: "verbose" }, /at '\/logLevel': value must be one of/],
+		["an unknown eviction policy", { redis: { maxmemoryPolicy: "lru" } }, /at '\/redis\/maxmemoryPolicy': value must be one of/],
 		["fewer max than min replicas", { services: { api: { autoscaling: { maxReplicas: 1 } } } }, /services\.api\.autoscaling\.maxReplicas \(1\) must be at least services\.api\.replicas \(2\)/],
-		["built-in MinIO without a reachable media URL", { ingress: { enabled: false } }, /publicBaseUrl is required when the built-in MinIO is not exposed through the ingress/],
+		["the built-in object store without a reachable media URL", { ingress: { enabled: false } }, /publicBaseUrl is required when the built-in object store is not exposed through the Ingress/],
+		["an HTTPRoute without a Gateway", { httpRoute: { enabled: true } }, /httpRoute\.parentRefs is required when httpRoute\.enabled/],
 		["a ServiceMonitor without metrics", { metrics: { enabled: false, serviceMonitor: { enabled: true } } }, /metrics\.serviceMonitor\.enabled needs metrics\.enabled/],
 		["the media path on an API path", { s3: { bucket: "douyin" } }, /s3\.bucket "douyin" is an API path/]
 	])("refuses %s at install time with a clear message", (_what, values, message) => {
@@ -842,10 +1110,10 @@ describe("Helm chart helm/moletok", () => {
 		const objects = validated(files.map(file => fs.readFileSync(path.join(out, file), "utf8")).join("\n---\n"));
 		expect(ofKind(objects, "Namespace").map(n => n.metadata.name)).toEqual(["moletok"]);
 		expect(ofKind(objects, "Pod")).toEqual([]);
-		expect(named(objects, "Secret", "moletok").data!.JWT_SECRET).toBe(Buffer.from("CHANGE-ME-jwt-secret-at-least-32-characters").toString("base64"));
+		expect(decoded(named(objects, "Secret", "moletok"))).toMatchObject({ JWT_SECRET: "CHANGE-ME-jwt-secret-at-least-32-characters", NATS_PASSWORD: "CHANGE-ME-nats-password" });
 	});
 
-	it("has a validator that refuses what an API server would (so a pass means something)", () => {
+	it("has a validator that refuses what an API server would (so a pass means something), and an empty input", () => {
 		const base = fs.readFileSync(path.join(ROOT, "k8s/10-moletok.yaml"), "utf8") + "\n---\n" + fs.readFileSync(path.join(ROOT, "k8s/secret.yaml.example"), "utf8");
 		const broken: Array<[string, (yaml: string) => string, RegExp]> = [
 			["an unknown field", yaml => yaml.replace("terminationGracePeriodSeconds:", "terminationGracePeriod:"), /unknown field "spec\.template\.spec\.terminationGracePeriod"/],
@@ -856,7 +1124,10 @@ describe("Helm chart helm/moletok", () => {
 			["a missing Secret key", yaml => yaml.replace("key: MONGO_PASSWORD", "key: MONGO_PASSWD"), /Secret "moletok" has no key "MONGO_PASSWD"/],
 			["an unresolved $(VAR)", yaml => yaml.replace("$(REDIS_PASSWORD)", "$(REDIS_PASS)"), /\$\(REDIS_PASS\) is not defined/],
 			["a Service selecting nothing", yaml => yaml.replace(/(kind: Service\n[\s\S]*?selector:\n\s+app\.kubernetes\.io\/name:) nats/, "$1 natz"), /matches no workload/],
-			["a preStop longer than the grace period", yaml => yaml.replace('command: ["sleep", "5"]', 'command: ["sleep", "60"]'), /preStop sleeps 60 s but terminationGracePeriodSeconds is 32/]
+			["a preStop longer than the grace period", yaml => yaml.replace('command: ["sleep", "5"]', 'command: ["sleep", "60"]'), /preStop sleeps 60 s but terminationGracePeriodSeconds is 32/],
+			["a missing ServiceAccount", yaml => yaml.replace(/serviceAccountName: moletok$/m, "serviceAccountName: moletok-x"), /serviceAccountName "moletok-x": no such ServiceAccount/],
+			["a NetworkPolicy on a port the pods lack", yaml => yaml.replace("- { port: client, protocol: TCP }", "- { port: clients, protocol: TCP }"), /port "clients" is not a container port of StatefulSet moletok\/moletok-nats/],
+			["a topology spread over other pods", yaml => yaml.replace(/(topologySpreadConstraints:[\s\S]*?app\.kubernetes\.io\/component:) (\w+)/, "$1 nothing"), /its labelSelector must select this pod's own replicas/]
 		];
 		for (const [what, breakIt, message] of broken) {
 			const yaml = breakIt(base);
@@ -865,5 +1136,23 @@ describe("Helm chart helm/moletok", () => {
 			expect({ what, status: result.status }).toEqual({ what, status: 1 });
 			expect(result.stderr).toMatch(message);
 		}
+		// A failed `helm template … | k8s-validate` pipeline feeds it nothing: that fails too.
+		const empty = run("bash", ["-c", `"${tools.HELM}" template moletok "${CHART}" --set services.api.replicas=-1 2>/dev/null | "${tools.K8S_VALIDATE}"`]);
+		expect(empty.status).toBe(1);
+		expect(empty.stderr).toContain("no Kubernetes object at all (did the command that rendered it fail?)");
+	});
+
+	it("deploy-tools.sh reuses a Helm 3.14+ already on PATH, and says what it needs when a tool is missing", () => {
+		const shims = tempDir("shims");
+		const version = (v: string) => fs.writeFileSync(path.join(shims, "helm"), `#!/bin/sh\necho "${v}"\n`, { mode: 0o755 });
+		const env = (cache: string) => ({ ...process.env, PATH: `${shims}:${process.env.PATH}`, MOLETOK_CACHE: cache });
+		version("v3.17.2+gcc0bbbd");
+		expect(run("bash", ["scripts/deploy-tools.sh", "env"], { env: env(os.homedir() + "/.cache/moletok") }).stdout).toContain(`HELM=${shims}/helm `);
+		version("v3.12.0+g1234567");
+		const old = run("bash", ["scripts/deploy-tools.sh", "check"], { env: env(path.join(shims, "empty-cache")) });
+		expect(old.status).toBe(1);
+		expect(old.stderr).toMatch(/no Helm 3\.14\+ on PATH, and Helm v\d+\.\d+\.\d+ \(for Kubernetes 1\.\d+\) is missing/);
+		expect(old.stderr).toContain("run: bash scripts/deploy-tools.sh install (it needs Go 1.25 or newer to build what is missing)");
+		fs.rmSync(shims, { recursive: true, force: true });
 	});
 });
