@@ -9,7 +9,7 @@
  * It takes the cluster's environment as it finds it (TRANSPORTER with its credentials,
  * NAMESPACE, JWT_SECRET… : a pod's own, or scripts/cluster.sh env), and overrides only what
  * would clash with the process it sits beside: no health or metrics port, its own node id,
- * readable log lines at `error` (REPL_LOG_LEVEL), so an answer is not lost among warnings.
+ * readable log lines at `error` only, so an answer is not lost among warnings.
  */
 import os from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -22,7 +22,7 @@ export function attachEnv(env: Env): Env {
 		HEALTH_PORT: "off",
 		METRICS_PORT: "off",
 		NODE_ID: `repl-${os.hostname()}-${process.pid}`,
-		LOG_LEVEL: env.REPL_LOG_LEVEL ?? "error",
+		LOG_LEVEL: "error",
 		LOG_FORMAT: "text",
 		SERVICES: ""
 	};

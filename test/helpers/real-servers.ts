@@ -41,7 +41,7 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined>
 	}
 }
 
-/** A MinIO client for S3_ENDPOINT / S3_ACCESS_KEY / S3_SECRET_KEY. */
+/** An S3 client (the `minio` package) for S3_ENDPOINT / S3_ACCESS_KEY / S3_SECRET_KEY. */
 export function minioFromEnv(): MinioClient {
 	const { Client } = require("minio") as typeof import("minio");
 	const endpoint = new URL(process.env.S3_ENDPOINT!);
