@@ -705,7 +705,7 @@ describe("Helm chart helm/moletok", () => {
 			for (const deployment of ofKind(objects, "Deployment"))
 				expect(envOf(deployment)).toMatchObject({
 					TRANSPORTER: "nats://moletok:$(NATS_PASSWORD)@moletok-nats:4222",
-					MONGO_URI: "mongodb://root:$(MONGO_PASSWORD)@moletok-mongodb:27017/?authSource=admin&replicaSet=rs0",
+					MONGO_URI: "mongodb://root:$(MONGO_PASSWORD)@moletok-mongodb:27017/?authSource=admin&directConnection=true",
 					REDIS_URL: "redis://:$(REDIS_PASSWORD)@moletok-redis:6379"
 				});
 			const withVolumes = ofKind(objects, "StatefulSet").filter(sts => sts.spec.volumeClaimTemplates?.length === 1);
@@ -749,7 +749,9 @@ describe("Helm chart helm/moletok", () => {
 			expect(mongo.args[0]).toMatch(/exec docker-entrypoint\.sh mongod --bind_ip_all --replSet rs0 --keyFile \/run\/mongodb\/keyfile$/);
 			expect(mongo.args[0]).toMatch(/^umask 077 && printf '%s' "\$MONGO_REPLICA_SET_KEY" >\/run\/mongodb\/keyfile/);
 			const probe = mongo.startupProbe.exec.command.join(" ");
-			expect(probe).toContain(`rs.initiate({_id: "rs0", members: [{_id: 0, host: "moletok-mongodb:27017"}]})`);
+			// Its member is localhost (clients connect directly), so initiating needs no DNS name
+			// that resolves before the pod is ready.
+			expect(probe).toContain(`rs.initiate({_id: "rs0", members: [{_id: 0, host: "localhost:27017"}]})`);
 			expect(probe).toContain('if (e.codeName !== "NotYetInitialized") throw e');
 			expect(mongo.readinessProbe.exec.command).toEqual(["mongosh", "--quiet", "--norc", "--eval", "if (!db.hello().isWritablePrimary) quit(1)"]);
 		});
