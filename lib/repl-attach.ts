@@ -9,16 +9,29 @@
  * It takes the cluster's environment as it finds it (TRANSPORTER with its credentials,
  * NAMESPACE, JWT_SECRET… : a pod's own, or scripts/cluster.sh env), and overrides only what
  * would clash with the process it sits beside: no health or metrics port, its own node id,
- * readable log lines at `error` only, so an answer is not lost among warnings.
+ * readable log lines at `error` only (so an answer is not lost among warnings), and a
+ * writable HOME for the REPL's history.
  */
+import fs from "node:fs";
 import os from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Env } from "./config";
+
+function writable(dir: string): boolean {
+	try {
+		fs.accessSync(dir, fs.constants.W_OK);
+		return true;
+	} catch {
+		return false;
+	}
+}
 
 /** The environment of the attached node, from the cluster's. */
 export function attachEnv(env: Env): Env {
 	return {
 		...env,
+		// The REPL keeps its history in $HOME, which a pod's read-only root filesystem refuses.
+		HOME: writable(os.homedir()) ? os.homedir() : os.tmpdir(),
 		HEALTH_PORT: "off",
 		METRICS_PORT: "off",
 		NODE_ID: `repl-${os.hostname()}-${process.pid}`,

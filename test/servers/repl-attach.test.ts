@@ -88,7 +88,7 @@ describe("the attached REPL", () => {
 		const node = await until("the cluster to see the REPL's node", async () => system.broker.registry.nodes.get(replNode) ?? undefined, 10_000, 50);
 		expect(node.available).toBe(true);
 		// Its only service is Moleculer's internal $node: nothing of MoleTok's runs there.
-		expect(node.services.map((service: { name: string }) => service.name)).toEqual(["$node"]);
+		expect(node.services.map(service => service.name)).toEqual(["$node"]);
 		const listed = await repl.run("nodes");
 		for (const node of system.processes.keys()) expect(listed).toContain(node.slice(0, 10));
 	});
@@ -134,7 +134,7 @@ describe("the attached REPL's transcode-job commands (need transcoder.list / tra
 		system = await startSystem({
 			env: { NAMESPACE: `${NAMESPACE}j`, JWT_SECRET, TRANSCODE_MAX_ATTEMPTS: "1" },
 			replicas: { api: 1, videos: 1 },
-			processEnv: service => (service === "transcoder" ? { FFMPEG_PATH: path.join(ROOT, "test/fixtures/bin/ffmpeg-fails") } : {})
+			processEnv: (service): Record<string, string> => (service === "transcoder" ? { FFMPEG_PATH: path.join(ROOT, "test/fixtures/bin/ffmpeg-fails") } : {})
 		});
 		client = new Client(system.url);
 		repl = new ReplSession({ ...clusterEnv(), NAMESPACE: `${NAMESPACE}j` });
