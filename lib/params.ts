@@ -67,29 +67,46 @@ export function parseWireInteger(value: unknown): number | undefined {
 
 type CustomErrors = { type: string; actual: unknown }[];
 
+/** What is wrong with a value of an integer parameter in [min, max], as fastest-validator words it; null when nothing. */
+function integerProblem(value: unknown, min: number, max: number): string | null {
+	const number = parseWireInteger(value);
+	if (number === undefined) {
+		if (typeof value === "number") return Number.isInteger(value) ? "wireSafe" : Number.isFinite(value) ? "numberInteger" : "wireNumber";
+		if (typeof value === "string" && /^-?[0-9]+\.[0-9]+$/.test(value)) return "numberInteger";
+		if (typeof value === "string" && DECIMAL_INTEGER.test(value)) return "wireSafe";
+		return "wireNumber";
+	}
+	if (number < min) return "numberMin";
+	if (number > max) return "numberMax";
+	return null;
+}
+
 /**
  * A fastest-validator rule for an integer parameter in [min, max], written in decimal digits
- * (a number from an in-process caller is taken as it is). `message` replaces the default
- * message for every way the value can be wrong, missing included.
+ * (a number from an in-process caller is taken as it is). `message` replaces the message of
+ * every way the value can be wrong, missing included.
  */
 export function integerParam(options: { min: number; max?: number; optional?: boolean; message?: string }) {
-	const { min, max = Number.MAX_SAFE_INTEGER, optional = false } = options;
-	const range = max === Number.MAX_SAFE_INTEGER ? (min === 1 ? "a positive whole number" : `a whole number from ${min}`) : `a whole number from ${min} to ${max}`;
-	const message = options.message ?? `The '{field}' field must be ${range}, in decimal digits (at most ${Number.MAX_SAFE_INTEGER}).`;
+	const { min, max = Number.MAX_SAFE_INTEGER, optional = false, message } = options;
+	const messages = {
+		wireNumber: "The '{field}' field must be a number written in decimal digits, like 42.",
+		wireSafe: `The '{field}' field must be at most ${Number.MAX_SAFE_INTEGER}.`,
+		numberInteger: "The '{field}' field must be an integer.",
+		numberMin: min === 1 ? "The '{field}' field must be a positive number." : `The '{field}' field must be greater than or equal to ${min}.`,
+		numberMax: `The '{field}' field must be less than or equal to ${max}.`
+	};
 	return {
 		type: "any",
 		optional,
 		custom(value: unknown, errors: CustomErrors) {
 			// Missing: the `required` rule has said so already.
 			if (value == null) return value;
-			const number = parseWireInteger(value);
-			if (number === undefined || number < min || number > max) {
-				errors.push({ type: "wireInteger", actual: value });
-				return value;
-			}
-			return number;
+			const problem = integerProblem(value, min, max);
+			if (!problem) return parseWireInteger(value);
+			errors.push({ type: problem, actual: value });
+			return value;
 		},
-		messages: options.message ? { wireInteger: message, required: message } : { wireInteger: message }
+		messages: message ? { ...Object.fromEntries(Object.keys(messages).map(key => [key, message])), required: message } : messages
 	} as const;
 }
 
