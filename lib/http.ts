@@ -255,7 +255,7 @@ function rawAnswer(envelope: Envelope): string {
  * (too large, an unknown method, malformed) get the envelope as long as the socket can
  * still take an answer, instead of Node's bare 400/431 or a reset.
  */
-export function answerClientError(err: Error & { code?: string }, socket: Socket): void {
+export function answerClientError(err: Error & { code?: string; rawPacket?: Buffer }, socket: Socket): void {
 	if (err.code === "ECONNRESET" || !socket.writable) {
 		socket.destroy();
 		return;
@@ -274,6 +274,9 @@ export function answerClientError(err: Error & { code?: string }, socket: Socket
 		default:
 			envelope = { status_code: 400, status_msg: `malformed HTTP request (${err.code ?? "unreadable"})` };
 	}
+	// The route's owed fields, when what arrived names one (a request line cut by the size limit still starts with its path).
+	const requestLine = /^[A-Z]+ (\/[^\s?]*)/.exec(err.rawPacket?.subarray(0, 512).toString("latin1") ?? "");
+	envelope = { ...envelope, ...routeOf(requestLine?.[1])?.zero };
 	// Read on (and drop) what the client still sends, a bounded while: closing with unread
 	// bytes would reset the connection and could lose the answer on the client's side.
 	socket.end(rawAnswer(envelope));

@@ -300,14 +300,19 @@ describe("bodies and connections", () => {
 		expect(await request).toEqual({ status_code: 413, status_msg: "request body is too large", user_id: 0, token: "" });
 	});
 
-	test("a 1 MB query string and a 64 kB header are answered with the envelope", async () => {
+	test("a 1 MB query string and a 64 kB header are answered with the envelope and the route's fields", async () => {
 		for (const res of [
 			await fetch(`${system.url}/douyin/feed/?x=${"a".repeat(1 << 20)}`),
 			await fetch(`${system.url}/douyin/feed/`, { headers: { "X-Big": "a".repeat(64 * 1024) } })
 		]) {
 			expect(res.status).toBe(200);
 			expect(res.headers.get("content-type")).toMatch(/^application\/json/);
-			expect(await res.json()).toEqual({ status_code: 413, status_msg: "the request line or headers are too large: send long parameters in the body" });
+			expect(await res.json()).toEqual({
+				status_code: 413,
+				status_msg: "the request line or headers are too large: send long parameters in the body",
+				video_list: [],
+				next_time: 0
+			});
 		}
 	});
 
@@ -328,9 +333,9 @@ describe("bodies and connections", () => {
 	}
 
 	test.each([
-		["an unknown method", "BREW /douyin/feed/ HTTP/1.1\r\nHost: x\r\n\r\n", { status_code: 405, status_msg: "unknown HTTP method: use GET or POST" }],
+		["an unknown method", "BREW /douyin/feed/ HTTP/1.1\r\nHost: x\r\n\r\n", { status_code: 405, status_msg: "unknown HTTP method: use GET or POST", video_list: [], next_time: 0 }],
 		["a malformed request line", "GET /douyin/ feed/ HTTP/1.1\r\n\r\n", { status_code: 400, status_msg: expect.stringMatching(/^malformed HTTP request/) }],
-		["a malformed header", "GET /douyin/feed/ HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n", { status_code: 400, status_msg: expect.stringMatching(/^malformed HTTP request/) }]
+		["a malformed header", "GET /douyin/user/ HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n", { status_code: 400, status_msg: expect.stringMatching(/^malformed HTTP request/), user: ZERO_USER }]
 	])("%s gets the envelope, and the server answers on", async (_name, text, expected) => {
 		const answer = await rawExchange(text);
 		const [head, body] = answer.split("\r\n\r\n");
