@@ -256,6 +256,9 @@ function rawAnswer(envelope: Envelope): string {
  * still take an answer, instead of Node's bare 400/431 or a reset.
  */
 export function answerClientError(err: Error & { code?: string; rawPacket?: Buffer }, socket: Socket): void {
+	// Node reports the rest of the refused request again as it arrives: answered once is enough.
+	if (answered.has(socket)) return;
+	answered.add(socket);
 	if (err.code === "ECONNRESET" || !socket.writable) {
 		socket.destroy();
 		return;
@@ -283,6 +286,9 @@ export function answerClientError(err: Error & { code?: string; rawPacket?: Buff
 	socket.resume();
 	setTimeout(() => socket.destroy(), CLIENT_ERROR_DRAIN_MS).unref();
 }
+
+/** Connections refused with an answer. */
+const answered = new WeakSet<Socket>();
 
 /** How long a refused connection may go on sending before it is closed. */
 const CLIENT_ERROR_DRAIN_MS = 5000;

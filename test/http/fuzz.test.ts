@@ -15,7 +15,7 @@ import { FIXTURE_MP4, publishVideo } from "../helpers/videos";
 import fs from "node:fs";
 
 const SEED = 1_204_2026;
-const RUNS = TARGET === "cluster" ? 400 : 2500;
+const RUNS = TARGET === "cluster" ? 800 : 2500;
 /** The codes of the README's table a fuzzed request may get: every one but the server's own. */
 const CLIENT_CODES = [0, 400, 401, 403, 404, 405, 409, 413, 429];
 
