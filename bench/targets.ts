@@ -57,13 +57,15 @@ export interface Target {
 
 /**
  * The rate limits are for people: one load generator on loopback is one client address whose
- * few users write thousands of times a second, so the benchmark turns them off.
+ * few users write thousands of times a second. The benchmark sets them out of its reach,
+ * still counting (their cost is part of what it measures).
  */
+const UNREACHABLE = "1000000000/1m";
 const NO_RATE_LIMITS = {
-	RATE_LIMIT_WRITES: "off",
-	RATE_LIMIT_LOGIN_USERNAME: "off",
-	RATE_LIMIT_LOGIN_ADDRESS: "off",
-	RATE_LIMIT_REGISTER_ADDRESS: "off"
+	RATE_LIMIT_WRITES: UNREACHABLE,
+	RATE_LIMIT_LOGIN_USERNAME: UNREACHABLE,
+	RATE_LIMIT_LOGIN_ADDRESS: UNREACHABLE,
+	RATE_LIMIT_REGISTER_ADDRESS: UNREACHABLE
 };
 
 /**

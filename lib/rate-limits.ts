@@ -9,12 +9,10 @@ import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimi
 import type { Config, RateLimit } from "./config";
 import { rateLimited } from "./errors";
 
-/** Who a request is counted against. */
+/** Who a login or a registration is counted against. */
 export interface Requester {
 	/** The client address (lib/http.ts clientAddress). */
 	address: string;
-	/** The logged-in user, for writes. */
-	userId?: number;
 	/** The username a login is for. */
 	username?: string;
 }
@@ -85,8 +83,8 @@ export class RateLimits {
 	}
 
 	/** Counts a write of the user. */
-	write(who: Requester & { userId: number }): Promise<void> {
-		return this.consume([["writesPerUser", String(who.userId)]]);
+	write(userId: number): Promise<void> {
+		return this.consume([["writesPerUser", String(userId)]]);
 	}
 
 	private async consume(keys: [LimitKey, string][]): Promise<void> {

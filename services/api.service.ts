@@ -261,13 +261,12 @@ const ApiService: ServiceSchema<Record<string, unknown>, ApiMethods, ApiThis> = 
 		 */
 		async admit(this: ApiThis, req: Req) {
 			const limit = specOf(req)?.limit;
-			if (!limit) return;
-			const address = clientAddress(req, this.trust);
-			if (limit === "login") return this.limits.login({ address, username: String(req.$params.username ?? "") });
-			if (limit === "register") return this.limits.register({ address });
+			if (limit === "login") return this.limits.login({ address: clientAddress(req, this.trust), username: String(req.$params.username ?? "") });
+			if (limit === "register") return this.limits.register({ address: clientAddress(req, this.trust) });
+			if (limit !== "writes") return;
 			const userId = req.$ctx.meta.userId!;
 			await this.assertUserExists(req.$ctx, userId);
-			await this.limits.write({ address, userId });
+			await this.limits.write(userId);
 		},
 
 		/** A validly signed token of a user who does not exist (any more) may not write. */
