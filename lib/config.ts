@@ -7,6 +7,7 @@
  * cluster mode. Every variable is listed in the README's table.
  */
 import path from "node:path";
+import proxyaddr from "proxy-addr";
 
 /** The repository root, both from the sources (lib/) and from the build (dist/lib/). */
 export const ROOT_DIR = path.resolve(__dirname, path.basename(path.dirname(__dirname)) === "dist" ? "../.." : "..");
@@ -101,6 +102,33 @@ export interface Config {
 	sensitiveWordsFile: string;
 	/** Cache lifetime of derived counts, seconds (entries are also invalidated on change). */
 	countsCacheTtl: number;
+	/** The gateway's rate limits; a null limit is off. */
+	rateLimits: {
+		/** Failed logins per username (a successful login gives its attempt back). */
+		loginPerUsername: RateLimit | null;
+		/** Failed logins per client address. */
+		loginPerAddress: RateLimit | null;
+		/** Registration attempts per client address. */
+		registerPerAddress: RateLimit | null;
+		/** Writes (likes, comments, follows, messages, uploads) per user. */
+		writesPerUser: RateLimit | null;
+	};
+	/**
+	 * Proxies whose X-Forwarded-For the gateway believes, as proxy-addr takes them: addresses,
+	 * CIDR ranges, or `loopback`, `linklocal`, `uniquelocal`. Empty: the client address is the
+	 * connection's peer.
+	 */
+	trustedProxies: string[];
+	/** Origins a browser may call the API from besides its own: exact origins, `*` wildcards, or just `*` (any). */
+	corsOrigins: string[];
+	/** Messages message/chat returns at most: the newest ones without pre_msg_time, the oldest newer ones with it. */
+	chatPageSize: number;
+}
+
+/** At most `points` in any `seconds`-long window. */
+export interface RateLimit {
+	points: number;
+	seconds: number;
 }
 
 export interface S3Config {
@@ -153,6 +181,28 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
 	if (/^(1|true|yes|on)$/i.test(raw)) return true;
 	if (/^(0|false|no|off)$/i.test(raw)) return false;
 	throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600 };
+
+/** "10/15m": 10 in 15 minutes (units s, m, h; none = seconds); "off": no limit. */
+function rateLimit(env: Env, name: string, fallback: string): RateLimit | null {
+	const raw = str(env, name) ?? fallback;
+	if (/^off$/i.test(raw)) return null;
+	const match = /^(\d+)\s*\/\s*(\d+)\s*([smh]?)$/.exec(raw);
+	const points = Number(match?.[1]);
+	const seconds = Number(match?.[2]) * DURATION_UNITS[match?.[3] || "s"];
+	if (!match || points < 1 || seconds < 1 || !Number.isSafeInteger(points) || !Number.isSafeInteger(seconds))
+		throw new ConfigError(`${name} must be <count>/<duration> like 10/15m (units s, m, h) or off, got "${raw}"`);
+	return { points, seconds };
+}
+
+/** A comma-separated list, blanks dropped. */
+function list(env: Env, name: string): string[] {
+	return (env[name] ?? "")
+		.split(",")
+		.map(item => item.trim())
+		.filter(Boolean);
 }
 
 function s3Config(env: Env): S3Config | null {
@@ -214,6 +264,12 @@ export function loadConfig(env: Env = process.env): Config {
 	if (transporter && !secret)
 		throw new ConfigError("JWT_SECRET is required in cluster mode (TRANSPORTER is set): every replica must share it");
 	if (secret && secret.length < 32) throw new ConfigError("JWT_SECRET must be at least 32 characters");
+	const trustedProxies = list(env, "TRUSTED_PROXIES");
+	try {
+		proxyaddr.compile(trustedProxies);
+	} catch (err) {
+		throw new ConfigError(`TRUSTED_PROXIES must list addresses, CIDR ranges, loopback, linklocal or uniquelocal: ${(err as Error).message}`);
+	}
 
 	return {
 		mode: transporter ? "cluster" : "embedded",
@@ -262,7 +318,16 @@ export function loadConfig(env: Env = process.env): Config {
 		sensitiveWordsFile: path.resolve(
 			str(env, "SENSITIVE_WORDS_FILE") ?? path.join(ROOT_DIR, "config", "sensitive-words.txt")
 		),
-		countsCacheTtl: int(env, "COUNTS_CACHE_TTL", 300, 1)
+		countsCacheTtl: int(env, "COUNTS_CACHE_TTL", 300, 1),
+		rateLimits: {
+			loginPerUsername: rateLimit(env, "RATE_LIMIT_LOGIN_USERNAME", "10/15m"),
+			loginPerAddress: rateLimit(env, "RATE_LIMIT_LOGIN_ADDRESS", "100/15m"),
+			registerPerAddress: rateLimit(env, "RATE_LIMIT_REGISTER_ADDRESS", "100/1h"),
+			writesPerUser: rateLimit(env, "RATE_LIMIT_WRITES", "300/1m")
+		},
+		trustedProxies,
+		corsOrigins: list(env, "CORS_ORIGINS"),
+		chatPageSize: int(env, "MAX_CHAT_MESSAGES", 100, 1)
 	};
 }
 

@@ -9,7 +9,7 @@ const { MoleculerClientError } = Errors;
 
 /** A parameter broke a rule: the message names the field and the rule. */
 export const invalidParam = (message: string, field?: string) =>
-	new MoleculerClientError(message, 422, "INVALID_PARAM", field ? { field } : undefined);
+	new MoleculerClientError(message, 400, "INVALID_PARAM", field ? { field } : undefined);
 
 /** No or a bad token on an action that needs a logged-in user. */
 export const unauthorized = (message: string) => new MoleculerClientError(message, 401, "UNAUTHORIZED");
@@ -25,3 +25,7 @@ export const conflict = (message: string) => new MoleculerClientError(message, 4
 
 /** The request body is larger than allowed. */
 export const tooLarge = (message: string) => new MoleculerClientError(message, 413, "PAYLOAD_TOO_LARGE");
+
+/** Too many requests of one kind: the message says when to try again. */
+export const rateLimited = (message: string, retryAfterSeconds: number) =>
+	new MoleculerClientError(message, 429, "RATE_LIMITED", { retryAfterSeconds });

@@ -14,12 +14,15 @@ import rangeParser from "range-parser";
 import { config } from "./config";
 import { success } from "./http";
 import { invalidParam, tooLarge as payloadTooLarge } from "./errors";
+import { keepFirst, readParams } from "./params";
 import type { AppMeta } from "./meta";
 import { KEY_PATTERN, ObjectTooLargeError, type Storage } from "./storage";
 
 export interface Gateway extends Service {
 	storage: Storage;
 	resolveUser(ctx: Context<unknown, AppMeta>, token: unknown, mode: "required"): void;
+	/** The route's rate limit and, for a write, a user who exists (401/429); after resolveUser. */
+	admit(req: IncomingMessage): Promise<void>;
 	sendError(req: IncomingMessage, res: ServerResponse, err: unknown): void;
 	sendResponse(req: IncomingMessage, res: ServerResponse, data: unknown): void;
 }
@@ -28,10 +31,9 @@ type GatewayRequest = IncomingMessage & { $ctx: Context<unknown, AppMeta>; $para
 
 const UPLOAD_FIELD = "data";
 
-/** The upload's text fields, query string first, multipart fields as fallback. */
+/** The upload's text fields as every route reads parameters: query string first, multipart fields as fallback. */
 function field(req: GatewayRequest, fields: Record<string, string>, name: string): string | undefined {
-	const fromQuery = req.$params[name];
-	return typeof fromQuery === "string" ? fromQuery : fields[name];
+	return readParams([name], [req.$params, fields])[name];
 }
 
 /**
@@ -75,14 +77,13 @@ export function handleUpload(service: Gateway, req: GatewayRequest, res: ServerR
 		let spool: { file: string; written: Promise<void> } | null = null;
 
 		/** Resolves the token, then streams what `open` gives to videos.publish. */
-		const publish = (open: () => Readable) => {
+		const publish = async (open: () => Readable) => {
 			service.resolveUser(ctx, field(req, fields, "token"), "required");
+			await service.admit(req);
 			return ctx.call("videos.publish", { title: field(req, fields, "title") }, { stream: open(), timeout: cfg.uploadTimeoutMs });
 		};
 
-		parser.on("field", (name, value) => {
-			fields[name] = value;
-		});
+		parser.on("field", (name, value) => keepFirst(fields, name, value));
 
 		parser.on("file", (name, file) => {
 			if (name !== UPLOAD_FIELD || received) {

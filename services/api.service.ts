@@ -1,19 +1,37 @@
 /**
  * api: the /douyin/… HTTP gateway (moleculer-web). It owns no data. Here and only here:
- * the contract's envelope ({status_code, status_msg}, always HTTP 200), token
- * resolution (once per request, into ctx.meta.userId), the streaming upload and the
- * media files with Range support.
+ * the contract's envelope ({status_code, status_msg} and every field the route owes,
+ * always HTTP 200), parameters read as gin reads them (lib/params.ts), token resolution
+ * (once per request, into ctx.meta.userId), rate limits, CORS, the streaming upload and
+ * the media files with Range support.
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import type { Redis } from "ioredis";
+import { LRUCache } from "lru-cache";
 import type { Context, ServiceSchema } from "moleculer";
 import ApiGateway from "moleculer-web";
 import { tokenSigner } from "../lib/auth";
 import { config } from "../lib/config";
 import { unauthorized } from "../lib/errors";
-import { ROUTES, envelopeOf, multipartFields, success } from "../lib/http";
+import {
+	BODY_LIMIT,
+	ROUTES,
+	type RouteSpec,
+	answerClientError,
+	bodyErrors,
+	bodyFields,
+	clientAddress,
+	envelopeOf,
+	proxyTrust,
+	routeOf,
+	routeParams,
+	success
+} from "../lib/http";
 import { encodeAnswer } from "../lib/json-text";
 import type { AppMeta } from "../lib/meta";
 import { type Gateway, handleUpload, serveMedia } from "../lib/media-http";
+import { firstValues } from "../lib/params";
+import { RateLimits } from "../lib/rate-limits";
 import { StorageMixin, type StorageVars } from "../mixins/storage.mixin";
 
 type Req = IncomingMessage & {
@@ -21,18 +39,57 @@ type Req = IncomingMessage & {
 	$params: Record<string, unknown>;
 	$ctx: Context<unknown, AppMeta>;
 	originalUrl?: string;
+	query?: Record<string, string>;
+	body?: unknown;
 };
 
 interface ApiMethods {
 	encodeResponse(req: Req, res: ServerResponse, data: unknown): string | Buffer;
 	errorHandler(req: Req, res: ServerResponse, err: Error): void;
+	parseQueryString(req: Req): { query: Record<string, string>; url: string };
+	createServer(): void;
+	writeCorsHeaders(route: unknown, req: Req, res: ServerResponse, isPreFlight: boolean): void;
 	resolveUser(ctx: Context<unknown, AppMeta>, token: unknown, mode: "required" | "optional" | undefined): void;
 	authenticate(ctx: Context<unknown, AppMeta>, route: unknown, req: Req): Promise<null>;
+	authorize(ctx: Context<unknown, AppMeta>, route: unknown, req: Req): Promise<void>;
+	admit(req: Req): Promise<void>;
+	assertUserExists(ctx: Context<unknown, AppMeta>, userId: number): Promise<void>;
 }
 
-type ApiThis = Gateway & ApiMethods & StorageVars;
+type ApiThis = Gateway &
+	ApiMethods &
+	StorageVars & {
+		server: http.Server;
+		isHTTPS: boolean;
+		httpHandler: http.RequestListener;
+		limits: RateLimits;
+		trust: (address: string, hop: number) => boolean;
+		/** Users known to exist: the API never deletes one, so a yes is kept. */
+		knownUsers: LRUCache<number, true>;
+	};
 
 const cfg = config();
+
+/**
+ * Largest request line + headers: enough for the longest text a client may put in the query
+ * string (the APK does), each character percent-encoded (up to 12 bytes), plus a token.
+ */
+const MAX_HEADER_BYTES = Math.max(16 * 1024, 12 * Math.max(cfg.limits.messageChars, cfg.limits.commentChars, cfg.limits.titleChars) + 8192);
+
+/** Origins (besides the API's own) a browser may call from: CORS_ORIGINS. */
+const CORS = {
+	origin: cfg.corsOrigins.includes("*") ? "*" : cfg.corsOrigins,
+	methods: ["GET", "POST"],
+	exposedHeaders: ["X-Request-ID", "Retry-After"],
+	maxAge: 600
+};
+
+const ROUTE_BY_ACTION = new Map(ROUTES.map(route => [route.action, route]));
+
+/** The route spec of a /douyin request (undefined for others). */
+function specOf(req: Req): RouteSpec | undefined {
+	return routeOf(req.originalUrl ?? req.url);
+}
 
 const ApiService: ServiceSchema<Record<string, unknown>, ApiMethods, ApiThis> = {
 	name: "api",
@@ -47,6 +104,7 @@ const ApiService: ServiceSchema<Record<string, unknown>, ApiMethods, ApiThis> = 
 		logRequestParams: null,
 		logResponseData: null,
 		log4XXResponses: false,
+		cors: CORS,
 		routes: [
 			{
 				// The upload reads its own multipart body (streaming), so no body parser runs here.
@@ -67,11 +125,23 @@ const ApiService: ServiceSchema<Record<string, unknown>, ApiMethods, ApiThis> = 
 				mappingPolicy: "restrict",
 				autoAliases: false,
 				authentication: true,
-				bodyParsers: { json: { limit: "64kb" }, urlencoded: { extended: false, limit: "64kb" } },
-				use: [multipartFields],
+				authorization: true,
+				// JSON as an object; any other body as bytes (bodyFields reads urlencoded and multipart
+				// from them); every body, decoded, at most BODY_LIMIT.
+				bodyParsers: { json: { limit: BODY_LIMIT }, raw: { type: () => true, limit: BODY_LIMIT } },
+				use: [bodyFields, bodyErrors],
 				aliases: Object.fromEntries(ROUTES.filter(route => route.action !== "upload").map(route => [`${route.method} ${route.path}`, route.action])),
 				callOptions: { timeout: cfg.requestTimeoutMs },
-				onAfterCall(_ctx: Context, _route: unknown, _req: Req, _res: ServerResponse, data: object) {
+				/** Only the route's own parameters reach the action, read as gin reads them. */
+				onBeforeCall(this: ApiThis, _ctx: Context, _route: unknown, req: Req, _res: ServerResponse, alias: { action?: string }) {
+					const spec = ROUTE_BY_ACTION.get(alias.action ?? "");
+					// OPTIONS without a preflight header is routed as GET by moleculer-web.
+					if (!spec || req.method !== spec.method) throw Object.assign(new Error("wrong method"), { name: "NotFoundError" });
+					req.$params = routeParams(spec, req.query, req.body);
+				},
+				async onAfterCall(this: ApiThis, _ctx: Context, _route: unknown, req: Req, _res: ServerResponse, data: object) {
+					if (specOf(req)?.limit === "login")
+						await this.limits.loggedIn({ address: clientAddress(req, this.trust), username: String(req.$params.username) });
 					return success(data);
 				}
 			},
@@ -91,7 +161,7 @@ const ApiService: ServiceSchema<Record<string, unknown>, ApiMethods, ApiThis> = 
 				}
 			}
 		],
-		onError(this: ApiThis, req: Req, res: ServerResponse, err: Error) {
+		onError(this: ApiThis, req: Req, res: ServerResponse, err: Error & { data?: { retryAfterSeconds?: number } }) {
 			const envelope = envelopeOf(err, req);
 			// The one log line of a failed request: server-side failures only, with the request
 			// id (X-Request-ID / X-Correlation-ID) and the token redacted.
@@ -105,7 +175,9 @@ const ApiService: ServiceSchema<Record<string, unknown>, ApiMethods, ApiThis> = 
 				return;
 			}
 			const body = JSON.stringify(envelope);
-			res.writeHead(200, { "Content-Type": "application/json; charset=utf-8", "Content-Length": Buffer.byteLength(body) });
+			const headers: Record<string, string | number> = { "Content-Type": "application/json; charset=utf-8", "Content-Length": Buffer.byteLength(body) };
+			if (envelope.status_code === 429 && err.data?.retryAfterSeconds) headers["Retry-After"] = err.data.retryAfterSeconds;
+			res.writeHead(200, headers);
 			res.end(body);
 		}
 	},
@@ -119,6 +191,35 @@ const ApiService: ServiceSchema<Record<string, unknown>, ApiMethods, ApiThis> = 
 		/** moleculer-web's own handler logs 5xx errors too; onError above is the one place. */
 		errorHandler(this: ApiThis, req: Req, res: ServerResponse, err: Error) {
 			this.sendError(req, res, err);
+		},
+
+		/** The query string as gin reads it (Go's net/url): names as they are, first value of each. */
+		parseQueryString(req: Req) {
+			const url = req.url ?? "/";
+			const mark = url.indexOf("?", 1);
+			return mark === -1 ? { query: {}, url } : { query: firstValues(url.slice(mark + 1)), url: url.slice(0, mark) };
+		},
+
+		/**
+		 * moleculer-web's server, with room for the longest text parameter in the query string,
+		 * and the envelope for requests Node's parser refuses (lib/http.ts answerClientError).
+		 */
+		createServer(this: ApiThis) {
+			if (this.server) return;
+			this.server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, this.httpHandler);
+			this.server.requestTimeout = (this.settings as { requestTimeout: number }).requestTimeout;
+			this.server.on("clientError", answerClientError);
+			this.isHTTPS = false;
+		},
+
+		/**
+		 * A browser calling from the API's own origin needs no CORS headers; every other origin
+		 * must be one of CORS_ORIGINS (moleculer-web refuses the rest with 403).
+		 */
+		writeCorsHeaders(this: ApiThis, route: unknown, req: Req, res: ServerResponse, isPreFlight: boolean) {
+			const origin = req.headers.origin;
+			if (origin && req.headers.host && origin.replace(/^[a-z][a-z0-9+.-]*:\/\//i, "") === req.headers.host) return;
+			(ApiGateway.methods as unknown as ApiMethods).writeCorsHeaders.call(this, route, req, res, isPreFlight);
 		},
 
 		/**
@@ -135,6 +236,11 @@ const ApiService: ServiceSchema<Record<string, unknown>, ApiMethods, ApiThis> = 
 			return null;
 		},
 
+		/** The route's rate limit, and for writes a user who exists. */
+		authorize(this: ApiThis, _ctx: Context<unknown, AppMeta>, _route: unknown, req: Req) {
+			return this.admit(req);
+		},
+
 		resolveUser(ctx: Context<unknown, AppMeta>, token: unknown, mode: "required" | "optional" | undefined) {
 			if (!mode) return;
 			if (token == null || token === "") {
@@ -145,8 +251,46 @@ const ApiService: ServiceSchema<Record<string, unknown>, ApiMethods, ApiThis> = 
 			if ("userId" in check) ctx.meta.userId = check.userId;
 			else if (mode === "required")
 				throw unauthorized(check.error === "expired" ? "token has expired: log in again" : "token is invalid: log in again");
+		},
+
+		/**
+		 * What a route asks before its call (ROUTES' `limit`): a write needs a user who exists
+		 * and counts against the user's write limit; a login or a registration counts against
+		 * the client address (and a login against the username). Refuses with 401 or 429. The
+		 * upload handler calls it once it knows the user.
+		 */
+		async admit(this: ApiThis, req: Req) {
+			const limit = specOf(req)?.limit;
+			if (limit === "login") return this.limits.login({ address: clientAddress(req, this.trust), username: String(req.$params.username ?? "") });
+			if (limit === "register") return this.limits.register({ address: clientAddress(req, this.trust) });
+			if (limit !== "writes") return;
+			const userId = req.$ctx.meta.userId!;
+			await this.assertUserExists(req.$ctx, userId);
+			await this.limits.write(userId);
+		},
+
+		/** A validly signed token of a user who does not exist (any more) may not write. */
+		async assertUserExists(this: ApiThis, ctx: Context<unknown, AppMeta>, userId: number) {
+			if (this.knownUsers.has(userId)) return;
+			try {
+				await ctx.call("users.assertExist", { ids: [userId] });
+			} catch (err) {
+				if ((err as { type?: string }).type === "NOT_FOUND") throw unauthorized("the token's user does not exist: log in again");
+				throw err;
+			}
+			this.knownUsers.set(userId, true);
 		}
+	},
+
+	created(this: ApiThis) {
+		const cacher = this.broker.cacher as unknown as { client?: Redis } | null;
+		// One cache stack: the broker cacher's Redis connection when there is one (cluster).
+		this.limits = new RateLimits(cfg, cacher?.client && typeof cacher.client.defineCommand === "function" ? cacher.client : null);
+		this.trust = proxyTrust(cfg.trustedProxies);
+		this.knownUsers = new LRUCache({ max: 100_000 });
 	}
 };
 
 export default ApiService;
+
+

@@ -11,7 +11,7 @@ import { type FactsParams, distinctIds, factsParamsSchema } from "../lib/facts";
 import type { AppMeta } from "../lib/meta";
 import { METRIC } from "../lib/metrics";
 import { SensitiveWordFilter } from "../lib/sensitive-words";
-import { actionType, optionalWireId, wireId } from "../lib/params";
+import { actionType, optionalWireId, textParam, wireId } from "../lib/params";
 import { defineService } from "../lib/service";
 import type { Collection } from "../lib/store";
 import type { Comment, User, Video } from "../lib/wire";
@@ -106,7 +106,10 @@ const CommentsService = defineService<CommentsSettings, CommentsMethods, Comment
 				video_id: wireId,
 				action_type: actionType("post a comment", "delete a comment"),
 				// UTF-16 units: a code point takes at most 2; the exact count is checked in post().
-				comment_text: { type: "string", optional: true, trim: true, max: 2 * COMMENT_CHARS, messages: { stringMax: tooLongMessage } },
+				comment_text: textParam(
+					{ type: "string", optional: true, trim: true, max: 2 * COMMENT_CHARS, messages: { stringMax: tooLongMessage } },
+					{ multiline: true }
+				),
 				comment_id: optionalWireId
 			},
 			handler(this: CommentsThis, ctx: Context<ActionParams, AppMeta>) {

@@ -13,7 +13,7 @@ import { distinctIds } from "../lib/facts";
 import type { AppMeta } from "../lib/meta";
 import { METRIC } from "../lib/metrics";
 import { SensitiveWordFilter } from "../lib/sensitive-words";
-import { actionType, wireId } from "../lib/params";
+import { actionType, optionalWireTime, textParam, wireId } from "../lib/params";
 import { defineService } from "../lib/service";
 import { type Collection, DuplicateKeyError } from "../lib/store";
 import { CLOCKS_COLLECTION, type ClockDoc, tick } from "../lib/store/clock";
@@ -112,17 +112,20 @@ const MessagesService = defineService<MessagesSettings, MessagesMethods, Message
 			params: {
 				to_user_id: wireId,
 				action_type: actionType("send"),
-				content: {
-					type: "string",
-					trim: true,
-					min: 1,
-					max: cfg.limits.messageChars,
-					messages: {
-						required: "The 'content' field is required: type a message.",
-						stringMin: "The 'content' field is empty: type a message.",
-						stringMax: `The 'content' field is too long: at most ${cfg.limits.messageChars} characters.`
-					}
-				}
+				content: textParam(
+					{
+						type: "string",
+						trim: true,
+						min: 1,
+						max: cfg.limits.messageChars,
+						messages: {
+							required: "The 'content' field is required: type a message.",
+							stringMin: "The 'content' field is empty: type a message.",
+							stringMax: `The 'content' field is too long: at most ${cfg.limits.messageChars} characters.`
+						}
+					},
+					{ multiline: true }
+				)
 			},
 			async handler(this: MessagesThis, ctx: Context<ActionParams, AppMeta>) {
 				const fromUserId = ctx.meta.userId!;
@@ -142,24 +145,28 @@ const MessagesService = defineService<MessagesSettings, MessagesMethods, Message
 		},
 
 		/**
-		 * The conversation with to_user_id, both directions, oldest first, only messages
-		 * newer than pre_msg_time (ms; missing or 0 = all). Params: to_user_id, pre_msg_time.
+		 * The conversation with to_user_id, both directions, oldest first, at most
+		 * MAX_CHAT_MESSAGES: without pre_msg_time (or 0) the newest ones; with it the oldest
+		 * of those newer than pre_msg_time (ms), so a client polling with the newest
+		 * create_time it shows gets every message once. Params: to_user_id, pre_msg_time.
 		 * Returns { message_list }.
 		 */
 		chat: {
 			auth: "required",
 			params: {
 				to_user_id: wireId,
-				pre_msg_time: { type: "number", integer: true, min: 0, convert: true, optional: true }
+				pre_msg_time: optionalWireTime
 			},
 			async handler(this: MessagesThis, ctx: Context<ChatParams, AppMeta>) {
 				const meId = ctx.meta.userId!;
 				const { to_user_id: peerId, pre_msg_time = 0 } = ctx.params;
 				if (peerId === meId) throw invalidParam("you cannot chat with yourself: to_user_id is your own id", "to_user_id");
-				const docs = await this.collections.messages.find(
-					{ conversation: conversationKey(meId, peerId), createTime: { $gt: pre_msg_time } },
-					{ sort: { createTime: 1 } }
-				);
+				const conversation = conversationKey(meId, peerId);
+				const limit = cfg.chatPageSize;
+				const docs =
+					pre_msg_time > 0
+						? await this.collections.messages.find({ conversation, createTime: { $gt: pre_msg_time } }, { sort: { createTime: 1 }, limit })
+						: (await this.collections.messages.find({ conversation }, { sort: { createTime: -1 }, limit })).reverse();
 				// A poll with news proves the peer exists; only an empty answer costs a check.
 				if (docs.length === 0) await this.assertRecipient(ctx, meId, peerId);
 				const message_list: Message[] = docs.map(doc => ({

@@ -16,7 +16,7 @@ import { type FactsParams, type FlagSet, FlagsCopy, distinctIds, factsParamsSche
 import { jsonArray, jsonBytes } from "../lib/json-text";
 import type { AppMeta } from "../lib/meta";
 import { METRIC, countOutcomes } from "../lib/metrics";
-import { wireId } from "../lib/params";
+import { optionalWireTime, textParam, wireId } from "../lib/params";
 import { defineService } from "../lib/service";
 import { newKey } from "../lib/storage";
 import type { Collection } from "../lib/store";
@@ -156,6 +156,9 @@ const MS_THRESHOLD = 1e12;
 
 const idsSchema = { type: "array", items: { type: "number", integer: true, positive: true }, max: 1000 } as const;
 
+/** The longest publish list: one users.getMany / facts batch (1000 ids), like every other list. */
+const MAX_LIST_SIZE = 1000;
+
 const cfg = config();
 
 const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
@@ -181,13 +184,16 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 			auth: "required",
 			hooks: countOutcomes(METRIC.UPLOADS),
 			params: {
-				title: {
-					type: "string",
-					trim: true,
-					min: 1,
-					max: cfg.limits.titleChars,
-					messages: { required: "The 'title' field is required: give the video a title." }
-				}
+				title: textParam(
+					{
+						type: "string",
+						trim: true,
+						min: 1,
+						max: cfg.limits.titleChars,
+						messages: { required: "The 'title' field is required: give the video a title." }
+					},
+					{ multiline: false }
+				)
 			},
 			async handler(this: VideosThis, ctx: Context<PublishParams, AppMeta>) {
 				const stream = ctx.stream as Readable | null;
@@ -231,7 +237,7 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 		/** The feed: ready videos published before latest_time (ms or s; default now), newest first. Returns { video_list, next_time }. */
 		feed: {
 			auth: "optional",
-			params: { latest_time: { type: "number", integer: true, min: 0, convert: true, optional: true } },
+			params: { latest_time: optionalWireTime },
 			async handler(this: VideosThis, ctx: Context<FeedParams, AppMeta>) {
 				const latest = ctx.params.latest_time || Date.now();
 				const before = latest > MS_THRESHOLD ? latest : latest * 1000;
@@ -266,14 +272,14 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 			}
 		},
 
-		/** Every ready video of a user, newest first. Params: user_id. Returns { video_list }. */
+		/** A user's ready videos, newest first, at most MAX_LIST_SIZE. Params: user_id. Returns { video_list }. */
 		listByAuthor: {
 			auth: "optional",
 			params: { user_id: wireId },
 			async handler(this: VideosThis, ctx: Context<ListByAuthorParams, AppMeta>) {
 				const docs = await this.collections.videos.find(
 					{ authorId: ctx.params.user_id, status: "ready" },
-					{ sort: { publishedAt: -1, _id: -1 } }
+					{ sort: { publishedAt: -1, _id: -1 }, limit: MAX_LIST_SIZE }
 				);
 				// An empty list is only an answer for an existing user.
 				if (docs.length === 0) await ctx.call("users.assertExist", { ids: [ctx.params.user_id] });

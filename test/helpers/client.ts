@@ -10,6 +10,17 @@ export interface Envelope {
 
 export type Params = Record<string, string | number | undefined>;
 
+export type Pairs = [string, string][];
+
+export interface SendOptions {
+	query?: Pairs;
+	form?: Pairs;
+	multipart?: Pairs;
+	/** A JSON body: a value to stringify, or the exact text. */
+	json?: unknown;
+	headers?: Record<string, string>;
+}
+
 function query(params: Params): string {
 	const search = new URLSearchParams();
 	for (const [key, value] of Object.entries(params)) if (value !== undefined) search.set(key, String(value));
@@ -40,6 +51,27 @@ export class Client {
 		return this.read(await fetch(`${this.base}/douyin${path}${query(params)}`, { method: "POST", body: form }));
 	}
 
+	/**
+	 * Any request to a /douyin route, parameters wherever a client may put them: `query` and
+	 * `form` / `multipart` as name-value pairs (repeat a name to repeat the parameter), `json`
+	 * as the body itself. Checks the envelope like every other call.
+	 */
+	async send<T = Envelope>(method: string, path: string, options: SendOptions = {}): Promise<T & Envelope> {
+		const search = new URLSearchParams(options.query ?? []).toString();
+		const headers: Record<string, string> = { ...options.headers };
+		let body: RequestInit["body"];
+		if (options.form) body = new URLSearchParams(options.form);
+		else if (options.multipart) {
+			const form = new FormData();
+			for (const [name, value] of options.multipart) form.append(name, value);
+			body = form;
+		} else if (options.json !== undefined) {
+			headers["Content-Type"] = "application/json";
+			body = typeof options.json === "string" ? options.json : JSON.stringify(options.json);
+		}
+		return this.read(await fetch(`${this.base}/douyin${path}${search ? `?${search}` : ""}`, { method, headers, body }));
+	}
+
 	async raw(path: string, init?: RequestInit): Promise<Response> {
 		return fetch(`${this.base}${path}`, init);
 	}
@@ -58,4 +90,20 @@ export class Client {
 		expect(body).toMatchObject({ status_code: 0 });
 		return { id: body.user_id, token: body.token, username, password };
 	}
+}
+
+/**
+ * The status code that goes with an error message (README, "Status codes"): failure tables
+ * that name the message a client must see also pin its code by it.
+ */
+export function codeOf(message: RegExp | string): number {
+	const text = typeof message === "string" ? message : message.source;
+	if (/token is|token has|wrong username|log in again/.test(text)) return 401;
+	if (/not yours|not allowed to/.test(text)) return 403;
+	if (/does not exist|no such endpoint/.test(text)) return 404;
+	if (/use (GET|POST)/.test(text)) return 405;
+	if (/already taken/.test(text)) return 409;
+	if (/too large|larger than/.test(text)) return 413;
+	if (/try again in/.test(text)) return 429;
+	return 400;
 }

@@ -38,6 +38,8 @@ export interface System {
 	dataDir: string;
 	/** The keys of every stored media object (local directory or bucket). */
 	objectKeys(): Promise<string[]>;
+	/** The JWT secret the system signs tokens with (embedded: generated on the first sign-in). */
+	jwtSecret(): string;
 	/** Cluster: the processes, by node id (`<service>-<replica>-<namespace>`). */
 	processes: Map<string, ClusterProcess>;
 	stop(options?: { keepData?: boolean }): Promise<void>;
@@ -140,6 +142,7 @@ async function startEmbedded(options: SystemOptions): Promise<System> {
 		healthUrl: `http://127.0.0.1:${healthPort}`,
 		dataDir,
 		objectKeys: async () => walk(path.join(dataDir, "media")),
+		jwtSecret: () => options.env?.JWT_SECRET ?? fs.readFileSync(path.join(dataDir, "jwt-secret"), "utf8").trim(),
 		processes: new Map(),
 		async stop(stopOptions = {}) {
 			await broker.stop();
@@ -276,6 +279,7 @@ async function startCluster(options: SystemOptions): Promise<System> {
 		urls,
 		healthUrl: `http://127.0.0.1:${children.find(c => c.name.startsWith("api-"))?.healthPort}`,
 		dataDir: logDir,
+		jwtSecret: () => shared.JWT_SECRET,
 		processes: new Map(
 			children.map(({ name, child, healthPort, port }) => [
 				name,

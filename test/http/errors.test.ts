@@ -27,14 +27,14 @@ afterAll(() => system.stop());
 
 test("an internal error is an envelope with a generic message", async () => {
 	const body = await client.get("/comment/list/", { video_id: 1 });
-	expect(body).toEqual({ status_code: 500, status_msg: "internal error: try again later" });
+	expect(body).toEqual({ status_code: 500, status_msg: "internal error: try again later", comment_list: [] });
 });
 
 test("a service that is down answers 'try again', not an error page", async () => {
 	await system.broker.destroyService(system.broker.getLocalService("messages")!);
 	const { token } = await client.register();
 	const body = await client.get("/message/chat/", { token, to_user_id: 1 });
-	expect(body).toEqual({ status_code: 503, status_msg: "the service is temporarily unavailable: try again shortly" });
+	expect(body).toEqual({ status_code: 503, status_msg: "the service is temporarily unavailable: try again shortly", message_list: [] });
 });
 
 test.each([
@@ -56,5 +56,5 @@ test("a body larger than the parsers take gets the envelope", async () => {
 		body: `username=${"x".repeat(200 * 1024)}`
 	});
 	expect(res.status).toBe(200);
-	expect(await res.json()).toEqual({ status_code: 413, status_msg: "request body is too large" });
+	expect(await res.json()).toEqual({ status_code: 413, status_msg: "request body is too large", user_id: 0, token: "" });
 });

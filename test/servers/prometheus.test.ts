@@ -148,7 +148,7 @@ it("counts logins, uploads, transcodes, likes, comments and messages where they 
 	const notAVideo = await client.postMultipart("/publish/action/", uploadForm({ token: alice.token, title: "text" }, Buffer.from("not a video at all")));
 	expect(notAVideo.status_code).toBe(0);
 	const empty = await client.postMultipart("/publish/action/", uploadForm({ token: alice.token, title: "empty" }, Buffer.alloc(0)));
-	expect(empty).toMatchObject({ status_code: 422, status_msg: expect.stringMatching(/empty/) });
+	expect(empty).toMatchObject({ status_code: 400, status_msg: expect.stringMatching(/empty/) });
 	await until("the video to be ready", async () => {
 		const list = await client.get<{ video_list: { id: number }[] }>("/publish/list/", { token: alice.token, user_id: alice.id });
 		return list.video_list.some(video => video.id === upload.video_id) ? true : undefined;
