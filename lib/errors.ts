@@ -5,11 +5,11 @@
  */
 import { Errors } from "moleculer";
 
-const { MoleculerClientError } = Errors;
+const { MoleculerClientError, MoleculerError } = Errors;
 
 /** A parameter broke a rule: the message names the field and the rule. */
 export const invalidParam = (message: string, field?: string) =>
-	new MoleculerClientError(message, 422, "INVALID_PARAM", field ? { field } : undefined);
+	new MoleculerClientError(message, 400, "INVALID_PARAM", field ? { field } : undefined);
 
 /** No or a bad token on an action that needs a logged-in user. */
 export const unauthorized = (message: string) => new MoleculerClientError(message, 401, "UNAUTHORIZED");
@@ -25,3 +25,6 @@ export const conflict = (message: string) => new MoleculerClientError(message, 4
 
 /** The request body is larger than allowed. */
 export const tooLarge = (message: string) => new MoleculerClientError(message, 413, "PAYLOAD_TOO_LARGE");
+
+/** Something the request needs is down for a moment: the client should try again (envelope 503). */
+export const unavailable = (message: string) => new MoleculerError(message, 503, "SERVICE_NOT_AVAILABLE");

@@ -13,7 +13,7 @@ export interface RouteSpec {
 	action: string;
 }
 
-/** Every /douyin route of ../shared/API.md. */
+/** Every /douyin route of ../shared/API.md, and /publish/status (MoleTok's own: where the author's upload stands). */
 export const ROUTES: readonly RouteSpec[] = [
 	{ method: "GET", path: "/feed", action: "videos.feed" },
 	{ method: "POST", path: "/user/register", action: "users.register" },
@@ -21,6 +21,7 @@ export const ROUTES: readonly RouteSpec[] = [
 	{ method: "GET", path: "/user", action: "users.get" },
 	{ method: "POST", path: "/publish/action", action: "upload" },
 	{ method: "GET", path: "/publish/list", action: "videos.listByAuthor" },
+	{ method: "GET", path: "/publish/status", action: "videos.publishStatus" },
 	{ method: "POST", path: "/favorite/action", action: "favorites.action" },
 	{ method: "GET", path: "/favorite/list", action: "favorites.list" },
 	{ method: "POST", path: "/comment/action", action: "comments.action" },
