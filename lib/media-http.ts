@@ -173,13 +173,17 @@ export function handleUpload(service: Gateway, req: GatewayRequest, res: ServerR
 			}
 			if (tokenKnown && field("title") !== undefined) {
 				const body = new PassThrough();
-				// The consumer may attach after an early abandon; it then sees the stream errored.
 				body.on("error", () => undefined);
-				abandon = err => body.destroy(err);
+				// Ended with an error only once the call reads it: over a transporter, an error before
+				// Moleculer listens would never reach the other side, which would wait for the rest forever.
+				abandon = err => {
+					if (body.readableFlowing === null) body.once("resume", () => body.destroy(err));
+					else body.destroy(err);
+				};
 				pipeline(file, body).catch(() => undefined);
 				publishing = publish(body);
 				// Refused before the whole file came (e.g. a bad title): answer now, drain the rest.
-				publishing.catch(err => finish(err));
+				publishing.catch(err => finish(tooLarge ? sizeError() : err));
 				return;
 			}
 			// Before its token, only a small file may wait; after it, the upload's own cap holds.

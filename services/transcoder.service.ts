@@ -350,7 +350,9 @@ const TranscoderService = defineService<object, TranscoderMethods, TranscoderThi
 				await this.discard(job);
 				throw new NotAVideoError("the video was deleted while it was transcoded");
 			}
-			if (!interim && videoKey !== job.sourceKey) await this.storage.delete(job.sourceKey);
+			// The upload itself, replaced: its removal may fail without failing the job (the video is ready).
+			if (!interim && videoKey !== job.sourceKey)
+				await this.storage.delete(job.sourceKey).catch(err => this.logger.warn(`job ${job._id}: the replaced upload stays: ${(err as Error).message}`));
 		},
 
 		/**
@@ -375,8 +377,10 @@ const TranscoderService = defineService<object, TranscoderMethods, TranscoderThi
 			// A checked video is never lost: it stays (or becomes) ready with its original file.
 			if (job.stage === "encode") await this.makeReady(job, job.sourceKey, false).catch(() => undefined);
 			else {
-				await this.broker.call("videos.markFailed", { id: job._id, reason });
-				await Promise.all([this.storage.delete(job.coverKey), this.storage.delete(job.outputKey)]);
+				const { updated, gone } = await this.broker.call<{ updated: boolean; gone: boolean }, object>("videos.markFailed", { id: job._id, reason });
+				// A video that made it (an earlier run of this job) keeps what it uses.
+				if (gone) await this.discard(job);
+				else if (updated) await Promise.all([this.storage.delete(job.coverKey), this.storage.delete(job.outputKey)]);
 			}
 			await this.collections.jobs.updateOne({ _id: job._id, owner: this.broker.nodeID }, { $set: { status: "failed", lastError: reason, updatedAt: now } });
 			this.broker.emit("video.failed", { videoId: job._id, reason });

@@ -383,19 +383,22 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 			}
 		},
 
-		/** Called by the transcoder: the upload cannot become a video; its file is removed. Params: id, reason. Returns { updated }. */
+		/**
+		 * Called by the transcoder: a pending upload cannot become a video; its file is
+		 * removed. Params: id, reason. Returns { updated, gone } (gone: no such video).
+		 */
 		markFailed: {
 			visibility: "public",
 			params: { id: { type: "number", integer: true, positive: true }, reason: { type: "string", max: 1000 } },
 			async handler(this: VideosThis, ctx: Context<MarkFailedParams>) {
-				const doc = await this.collections.videos.findOne({ _id: ctx.params.id, status: "pending" });
-				if (!doc) return { updated: false };
+				const doc = await this.collections.videos.findOne({ _id: ctx.params.id });
+				if (doc?.status !== "pending") return { updated: false, gone: !doc };
 				const updated = await this.collections.videos.updateOne(
 					{ _id: doc._id, status: "pending" },
 					{ $set: { status: "failed", failReason: ctx.params.reason } }
 				);
 				if (updated) await this.storage.delete(doc.videoKey);
-				return { updated };
+				return { updated, gone: false };
 			}
 		},
 

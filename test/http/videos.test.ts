@@ -363,9 +363,12 @@ describe("aborted uploads", () => {
 		const keys = (await system.objectKeys()).sort();
 		await abort(before);
 		await until("the aborted upload to be cleaned up", async () => (openFds(pids) <= fds && uploadScratch(pids).length === 0 ? true : undefined), 10000, 50);
-		expect((await system.objectKeys()).sort()).toEqual(keys);
 		const after = await publishVideo(client, system.broker, author.token, "after");
-		for (let id = before + 1; id < after; id++) expect({ id, exists: await recordExists(system, id) }).toEqual({ id, exists: false });
+		// In a cluster the stored part is another process's to remove: it learns of the abort a moment later.
+		for (let id = before + 1; id < after; id++)
+			await until(`the record of aborted upload ${id} to go`, async () => ((await recordExists(system, id)) ? undefined : true), 10000, 50);
+		expect((await system.objectKeys()).length).toBe(keys.length + 2);
+		expect((await system.objectKeys()).filter(key => !keys.includes(key) && key.startsWith("."))).toEqual([]);
 		return after - before;
 	}
 
@@ -495,11 +498,13 @@ describe("feed paging", () => {
 	let client: Client;
 	// In embedded mode every video is made ready while Date.now() says T; a cluster's
 	// processes keep their own clocks, so there the times are merely close together.
-	const T = Date.now();
-	const LATER = T + 60_000;
+	let T: number;
+	let LATER: number;
 	const ids: number[] = [];
 
 	beforeAll(async () => {
+		T = Date.now();
+		LATER = T + 60_000;
 		// A transcoder that only records jobs: these videos are made ready below, all "at once".
 		system = await startSystem({
 			services: ["api", "users", "videos", "favorites", "comments", "relations", "messages"],
