@@ -442,7 +442,8 @@ describe("uploads whose transcode outlasts PUBLISH_WAIT_MS", () => {
 	beforeAll(async () => {
 		system = await startSystem({
 			env: {
-				PUBLISH_WAIT_MS: "300",
+				// Long enough for a check under load; the hung re-encodes answer when it is over.
+				PUBLISH_WAIT_MS: "3000",
 				TRANSCODE_CONCURRENCY: "1",
 				TRANSCODE_SHUTDOWN_GRACE_MS: "0",
 				FFMPEG_PATH: standIn("ffmpeg-encodes-slowly", marker)
