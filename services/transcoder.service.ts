@@ -77,10 +77,13 @@ type RunOutcome = "done" | "yielded" | "failed";
 /** How a job's check ended, for the one who waits on it. */
 type Checked = { kind: "ready" | "encode" } | { kind: "refused"; error: NotAVideoError } | { kind: "error"; error: Error };
 
+/** Tells the waiting publish how the check ended; true while it still waits (then it shows the original itself). */
+type OnChecked = (checked: Checked) => boolean;
+
 interface TranscoderMethods {
 	claim(filter: object): Promise<JobDoc | null>;
-	start(job: JobDoc, onChecked?: (checked: Checked) => void): Promise<RunOutcome>;
-	run(job: JobDoc, onChecked?: (checked: Checked) => void): Promise<RunOutcome>;
+	start(job: JobDoc, onChecked?: OnChecked): Promise<RunOutcome>;
+	run(job: JobDoc, onChecked?: OnChecked): Promise<RunOutcome>;
 	check(job: JobDoc, input: string, dir: string): Promise<"ready" | "encode">;
 	encode(job: JobDoc, input: string, dir: string): Promise<void>;
 	makeReady(job: JobDoc, videoKey: string, interim: boolean): Promise<void>;
@@ -247,7 +250,7 @@ const TranscoderService = defineService<object, TranscoderMethods, TranscoderThi
 		},
 
 		/** Runs a claimed job as one of this worker's active runs. */
-		start(this: TranscoderThis, job: JobDoc, onChecked?: (checked: Checked) => void) {
+		start(this: TranscoderThis, job: JobDoc, onChecked?: OnChecked) {
 			const running = this.run(job, onChecked).finally(() => {
 				this.active.delete(job._id);
 				this.encoding.delete(job._id);
@@ -259,8 +262,10 @@ const TranscoderService = defineService<object, TranscoderMethods, TranscoderThi
 
 		async run(this: TranscoderThis, job: JobDoc, onChecked?: (checked: Checked) => void): Promise<RunOutcome> {
 			let checked = false;
+			/** Whether a publish still waits for this job. */
+			let waited = false;
 			const tell = (outcome: Checked) => {
-				if (!checked) onChecked?.(outcome);
+				if (!checked) waited = onChecked?.(outcome) ?? false;
 				checked = true;
 			};
 			const dir = await scratchDir("transcode");
@@ -279,13 +284,13 @@ const TranscoderService = defineService<object, TranscoderMethods, TranscoderThi
 						const stage = { stage: "encode" as const, updatedAt: Date.now() };
 						if (this.encoding.size >= config().transcode.concurrency) {
 							// Every re-encoding slot is taken: the job waits for one, its original visible meanwhile.
-							if (!onChecked) await this.makeReady(job, job.sourceKey, true);
+							if (!waited) await this.makeReady(job, job.sourceKey, true);
 							await this.collections.jobs.updateOne({ _id: job._id, owner: this.broker.nodeID }, { $set: { ...stage, status: "queued", owner: null, runAt: Date.now() }, $inc: { attempts: -1 } });
 							return "yielded";
 						}
 						await this.collections.jobs.updateOne({ _id: job._id, owner: this.broker.nodeID }, { $set: stage });
 						job = { ...job, ...stage };
-						if (!onChecked) await this.makeReady(job, job.sourceKey, true);
+						if (!waited) await this.makeReady(job, job.sourceKey, true);
 					}
 				}
 				if (job.stage === "encode") {
@@ -395,12 +400,19 @@ const TranscoderService = defineService<object, TranscoderMethods, TranscoderThi
 		/** Runs a fresh job here and answers publish when it is done, or when `waitMs` is over. */
 		async waitFor(this: TranscoderThis, job: JobDoc, waitMs: number): Promise<EnqueueAnswer> {
 			let timer: NodeJS.Timeout | undefined;
+			let waiting = true;
 			const over = new Promise<"over">(resolve => {
-				timer = setTimeout(() => resolve("over"), waitMs);
+				timer = setTimeout(() => {
+					waiting = false;
+					resolve("over");
+				}, waitMs);
 			});
-			let onChecked!: (checked: Checked) => void;
+			let onChecked!: OnChecked;
 			const checked = new Promise<Checked>(resolve => {
-				onChecked = resolve;
+				onChecked = outcome => {
+					resolve(outcome);
+					return waiting;
+				};
 			});
 			const running = this.start(job, onChecked);
 			try {

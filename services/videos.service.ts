@@ -205,6 +205,12 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 			async handler(this: VideosThis, ctx: Context<PublishParams, AppMeta>) {
 				const stream = ctx.stream as Readable | null;
 				if (!stream) throw invalidParam("the video file is missing: send it as the 'data' part", "data");
+				// Over a transporter, the sender's error (an aborted or oversize upload) may come before
+				// the stream is read, as an event that does not end it: kept here, it fails the upload below.
+				let streamError: Error | null = null;
+				stream.on("error", err => {
+					streamError ??= err;
+				});
 				const { limits, publishWaitMs, requestTimeoutMs } = config();
 				// Recorded before the file is stored, so a crash while storing leaves a record the orphan sweep finds.
 				const doc: VideoDoc = {
@@ -219,9 +225,15 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 				};
 				await this.collections.videos.insert(doc);
 				try {
-					const { size } = await this.storage.put(doc.videoKey, stream, { contentType: "video/mp4", maxBytes: limits.uploadBytes }).catch(err => {
-						throw (err as Error).name === "ObjectTooLargeError" ? tooLarge(`the video is larger than ${limits.uploadBytes} bytes`) : err;
-					});
+					const { size } = await this.storage
+						.put(doc.videoKey, stream, { contentType: "video/mp4", maxBytes: limits.uploadBytes })
+						.then(info => {
+							if (streamError) throw streamError;
+							return info;
+						})
+						.catch(err => {
+							throw (err as Error).name === "ObjectTooLargeError" ? tooLarge(`the video is larger than ${limits.uploadBytes} bytes`) : err;
+						});
 					if (size === 0) throw invalidParam("the video file is empty", "data");
 					await this.collections.videos.updateOne({ _id: doc._id }, { $set: { status: "pending", size } });
 				} catch (err) {
