@@ -9,7 +9,8 @@
 # test/servers/deploy.test.ts replays this file's COPY and RUN steps without Docker and
 # starts the CMD, so keep to the instructions it understands (it fails on any other).
 
-ARG NODE_IMAGE=node:24-bookworm-slim
+# Debian 13 "trixie": its ffmpeg is 7.1 (Debian 12's is 5.1).
+ARG NODE_IMAGE=node:24-trixie-slim
 
 # --- build: TypeScript to dist/ ------------------------------------------------------------
 FROM ${NODE_IMAGE} AS build
@@ -26,7 +27,9 @@ RUN npx tsc -p tsconfig.build.json
 
 # --- runtime ---------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
-# Debian's ffmpeg and ffprobe: the transcoder uses the binaries on PATH first.
+# Debian's ffmpeg and ffprobe (7.1 on trixie, kept current by Debian's security updates): the
+# transcoder uses the ones on PATH. util-linux (setpriv, which ties ffmpeg's life to its
+# worker's) is part of every Debian image.
 RUN apt-get update \
 	&& apt-get install -y --no-install-recommends ffmpeg \
 	&& rm -rf /var/lib/apt/lists/*
@@ -35,11 +38,7 @@ WORKDIR /app
 # SERVICES unset it loads every service of SERVICEDIR.
 ENV NODE_ENV=production SERVICEDIR=dist/services
 COPY package.json package-lock.json ./
-# Production dependencies only. Most of their size (about 140 MB) is the static ffmpeg and
-# ffprobe of @ffmpeg-installer/@ffprobe-installer, the fallback that lets embedded mode run
-# without a system ffmpeg; in this image the Debian ones above are used instead. They stay
-# because they are regular dependencies (one lock file, one install); making them optional
-# dependencies would let the image skip them with --omit=optional.
+# Production dependencies only, exactly the locked tree.
 RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --no-audit --no-fund
 COPY --from=build /app/dist ./dist
 # Read at run time from the root's config/ (SENSITIVE_WORDS_FILE).

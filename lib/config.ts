@@ -76,7 +76,22 @@ export interface Config {
 		messageChars: number;
 		/** Videos per feed page. */
 		feedPageSize: number;
+		/** The most of an upload's file the gateway keeps before it knows the user (file part before the token), bytes. */
+		uploadSpoolBytes: number;
 	};
+	/** What an upload may be, from ffprobe's data, enforced again while encoding. */
+	video: {
+		/** Longest video, seconds. */
+		maxSeconds: number;
+		/** Largest width or height, pixels. */
+		maxSide: number;
+		/** Highest frame rate, frames per second. */
+		maxFps: number;
+		/** Most frames. */
+		maxFrames: number;
+	};
+	/** How long publish/action waits for the transcode before it answers; the rest continues in the job, ms. */
+	publishWaitMs: number;
 	/** Timeout of the streaming publish call, in milliseconds. */
 	uploadTimeoutMs: number;
 	/** Default timeout of every other call, in milliseconds. */
@@ -92,9 +107,13 @@ export interface Config {
 		pollMs: number;
 		/** On shutdown, how long running jobs may take before they are handed back, ms. */
 		shutdownGraceMs: number;
-		/** Jobs one worker runs at once. */
+		/** Re-encodes one worker runs at once (an upload's check never waits for them). */
 		concurrency: number;
-		/** ffmpeg / ffprobe binaries; null = the system one if present, else the bundled one. */
+		/** Wall-clock budget of each ffprobe / ffmpeg run that checks an upload (probe, read, cover, remux), ms. */
+		checkTimeoutMs: number;
+		/** Wall-clock budget of each re-encoding ffmpeg run, ms. */
+		encodeTimeoutMs: number;
+		/** ffmpeg / ffprobe binaries; null = the ones on PATH. */
 		ffmpegPath: string | null;
 		ffprobePath: string | null;
 	};
@@ -301,8 +320,16 @@ export function loadConfig(env: Env = process.env): Config {
 			titleChars: int(env, "MAX_TITLE_CHARS", 100, 1),
 			commentChars: int(env, "MAX_COMMENT_CHARS", 500, 1),
 			messageChars: int(env, "MAX_MESSAGE_CHARS", 1000, 1),
-			feedPageSize: 30
+			feedPageSize: 30,
+			uploadSpoolBytes: int(env, "UPLOAD_SPOOL_BYTES", 16 * 1024 * 1024, 0)
 		},
+		video: {
+			maxSeconds: int(env, "VIDEO_MAX_SECONDS", 300, 1),
+			maxSide: int(env, "VIDEO_MAX_SIDE", 4096, 16),
+			maxFps: int(env, "VIDEO_MAX_FPS", 120, 1),
+			maxFrames: int(env, "VIDEO_MAX_FRAMES", 36000, 1)
+		},
+		publishWaitMs: int(env, "PUBLISH_WAIT_MS", 10 * 1000, 0),
 		uploadTimeoutMs: int(env, "UPLOAD_TIMEOUT_MS", 10 * 60 * 1000, 1000),
 		requestTimeoutMs: int(env, "REQUEST_TIMEOUT_MS", 10 * 1000, 100),
 		transcode: {
@@ -311,7 +338,9 @@ export function loadConfig(env: Env = process.env): Config {
 			backoffMs: int(env, "TRANSCODE_BACKOFF_MS", 2000, 0),
 			pollMs: int(env, "TRANSCODE_POLL_MS", 1000, 10),
 			shutdownGraceMs: int(env, "TRANSCODE_SHUTDOWN_GRACE_MS", 15 * 1000, 0),
-			concurrency: int(env, "TRANSCODE_CONCURRENCY", 1, 1),
+			concurrency: int(env, "TRANSCODE_CONCURRENCY", 2, 1),
+			checkTimeoutMs: int(env, "FFMPEG_TIMEOUT_MS", 30 * 1000, 100),
+			encodeTimeoutMs: int(env, "TRANSCODE_TIMEOUT_MS", 10 * 60 * 1000, 100),
 			ffmpegPath: str(env, "FFMPEG_PATH"),
 			ffprobePath: str(env, "FFPROBE_PATH")
 		},

@@ -5,7 +5,7 @@
  */
 import { Errors } from "moleculer";
 
-const { MoleculerClientError } = Errors;
+const { MoleculerClientError, MoleculerError } = Errors;
 
 /** A parameter broke a rule: the message names the field and the rule. */
 export const invalidParam = (message: string, field?: string) =>
@@ -29,3 +29,6 @@ export const tooLarge = (message: string) => new MoleculerClientError(message, 4
 /** Too many requests of one kind: the message says when to try again. */
 export const rateLimited = (message: string, retryAfterSeconds: number) =>
 	new MoleculerClientError(message, 429, "RATE_LIMITED", { retryAfterSeconds });
+
+/** Something the request needs is down for a moment: the client should try again (envelope 503). */
+export const unavailable = (message: string) => new MoleculerError(message, 503, "SERVICE_NOT_AVAILABLE");

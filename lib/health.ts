@@ -5,6 +5,7 @@
  *               dependency registered by this process's services (store, storage, cache)
  *               answers; 503 with the failing checks otherwise, and from the moment a
  *               shutdown begins (SIGTERM), so load balancers stop sending work first.
+ *               `details` says what the process runs with (e.g. the ffmpeg version).
  */
 import http from "node:http";
 import type { Middleware, ServiceBroker } from "moleculer";
@@ -16,6 +17,7 @@ const CHECK_TIMEOUT_MS = 2000;
 
 export class Health {
 	private readonly checks = new Map<string, HealthCheck>();
+	private readonly details = new Map<string, string>();
 	started = false;
 	draining = false;
 
@@ -26,7 +28,12 @@ export class Health {
 		this.checks.set(name, check);
 	}
 
-	async readiness(): Promise<{ ready: boolean; checks: Record<string, string> }> {
+	/** Adds a fact to /ready's `details` (same name again replaces it). */
+	describe(name: string, value: string): void {
+		this.details.set(name, value);
+	}
+
+	async readiness(): Promise<{ ready: boolean; checks: Record<string, string>; details: Record<string, string> }> {
 		const ownServices = this.broker.services.filter(service => !service.name.startsWith("$")).length;
 		const checks: Record<string, string> = {
 			broker: this.draining ? "shutting down" : !this.started ? "starting" : ownServices === 0 ? "no services loaded (check SERVICES)" : "ok"
@@ -49,7 +56,7 @@ export class Health {
 				}
 			})
 		);
-		return { ready: Object.values(checks).every(state => state === "ok"), checks };
+		return { ready: Object.values(checks).every(state => state === "ok"), checks, details: Object.fromEntries(this.details) };
 	}
 }
 
@@ -78,8 +85,8 @@ export function HealthMiddleware(port: number | null, host: string): Middleware 
 				const path = (req.url ?? "/").split("?")[0];
 				if (path === "/live") return void res.writeHead(200, { "Content-Type": "text/plain" }).end("ok\n");
 				if (path !== "/ready") return void res.writeHead(404, { "Content-Type": "text/plain" }).end("not found\n");
-				void health.readiness().then(({ ready, checks }) => {
-					res.writeHead(ready ? 200 : 503, { "Content-Type": "application/json" }).end(JSON.stringify({ ready, checks }));
+				void health.readiness().then(state => {
+					res.writeHead(state.ready ? 200 : 503, { "Content-Type": "application/json" }).end(JSON.stringify(state));
 				});
 			});
 		},

@@ -64,6 +64,8 @@ export const ROUTES: readonly RouteSpec[] = [
 	{ method: "GET", path: "/user", action: "users.get", params: ["user_id"], zero: { user: ZERO_USER } },
 	{ method: "POST", path: "/publish/action", action: "upload", params: ["title"], zero: NONE, limit: "writes" },
 	{ method: "GET", path: "/publish/list", action: "videos.listByAuthor", params: ["user_id"], zero: VIDEOS },
+	// MoleTok's own (not in the contract): where the author's upload stands.
+	{ method: "GET", path: "/publish/status", action: "videos.publishStatus", params: ["video_id"], zero: NONE },
 	{ method: "POST", path: "/favorite/action", action: "favorites.action", params: ["video_id", "action_type"], zero: NONE, limit: "writes" },
 	{ method: "GET", path: "/favorite/list", action: "favorites.list", params: ["user_id"], zero: VIDEOS },
 	{

@@ -4,7 +4,6 @@
  */
 import fs from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import os from "node:os";
 import path from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -14,14 +13,16 @@ import rangeParser from "range-parser";
 import { config } from "./config";
 import { success } from "./http";
 import { invalidParam, tooLarge as payloadTooLarge } from "./errors";
-import { keepFirst, readParams } from "./params";
+import { readParams } from "./params";
 import type { AppMeta } from "./meta";
+import { removeScratch, scratchDir } from "./scratch";
 import { KEY_PATTERN, ObjectTooLargeError, type Storage } from "./storage";
+import { ByteCounter } from "./storage/limit";
 
 export interface Gateway extends Service {
 	storage: Storage;
 	resolveUser(ctx: Context<unknown, AppMeta>, token: unknown, mode: "required"): void;
-	/** The route's rate limit and, for a write, a user who exists (401/429); after resolveUser. */
+	/** The route's rate limit and, for a write, a user who exists (api.service.ts). */
 	admit(req: IncomingMessage): Promise<void>;
 	sendError(req: IncomingMessage, res: ServerResponse, err: unknown): void;
 	sendResponse(req: IncomingMessage, res: ServerResponse, data: unknown): void;
@@ -31,30 +32,79 @@ type GatewayRequest = IncomingMessage & { $ctx: Context<unknown, AppMeta>; $para
 
 const UPLOAD_FIELD = "data";
 
-/** The upload's text fields as every route reads parameters: query string first, multipart fields as fallback. */
-function field(req: GatewayRequest, fields: Record<string, string>, name: string): string | undefined {
-	return readParams([name], [req.$params, fields])[name];
+/**
+ * An upload's text field, read like every other parameter of the gateway: the query
+ * string first, then the multipart fields; a repeated one by its first value; an empty
+ * one as absent.
+ */
+function uploadField(req: GatewayRequest, fields: Map<string, string>, name: string): string | undefined {
+	return readParams([name], [req.$params, Object.fromEntries(fields)])[name];
+}
+
+/** The file part kept on local disk until the fields after it are read: bounded, removed on every outcome. */
+interface Spool {
+	file: string;
+	written: Promise<void>;
+	/** Stops writing (closing the file) and removes it; idempotent. */
+	discard(): Promise<void>;
+}
+
+async function spoolTo(file: Readable, maxBytes: number, tooLarge: () => Error): Promise<Spool> {
+	const dir = await scratchDir("upload");
+	const target = path.join(dir, "data");
+	const counter = new ByteCounter(maxBytes);
+	const out = fs.createWriteStream(target);
+	const written = pipeline(file, counter, out).catch(err => {
+		throw err instanceof ObjectTooLargeError ? tooLarge() : err;
+	});
+	written.catch(() => undefined);
+	let removed: Promise<void> | null = null;
+	return {
+		file: target,
+		written,
+		discard() {
+			out.destroy();
+			removed ??= written.catch(() => undefined).then(() => removeScratch(dir));
+			return removed;
+		}
+	};
 }
 
 /**
- * Streams the `data` part to `videos.publish` (Moleculer stream call). When the client
- * sends the file before `token`/`title` (Go's multipart writer does), the part is
- * spooled to a temporary file first, because the user must be known before anything is
- * stored. Either way the upload is never held whole in memory.
+ * Streams the `data` part to `videos.publish` (a Moleculer stream call), never holding it
+ * whole in memory. The user must be known before anything is stored: with the token
+ * before the file (query string or an earlier part) a bad one is refused at once and a
+ * good one streams straight through; a file before its token is kept in a scratch file
+ * of at most UPLOAD_SPOOL_BYTES until the token is read. A client that goes away at any
+ * byte ends everything at once: the scratch file or the partly stored object is removed
+ * and no descriptor stays open.
  */
 export function handleUpload(service: Gateway, req: GatewayRequest, res: ServerResponse): Promise<void> {
 	const cfg = config();
 	const ctx = req.$ctx;
 	return new Promise<void>(resolve => {
+		const fields = new Map<string, string>();
 		let done = false;
+		let received = false;
+		let tooLarge = false;
+		let publishing: Promise<unknown> | null = null;
+		let spool: Promise<Spool> | null = null;
+		/** Ends the streamed call's body; set while a file streams straight through. */
+		let abandon: ((err: Error) => void) | null = null;
+
 		const finish = (err: unknown, data?: unknown) => {
 			if (done) return;
 			done = true;
 			req.unpipe();
 			req.resume(); // drain what the client still sends, so it reads our answer
-			if (err) service.sendError(req, res, err);
-			else service.sendResponse(req, res, success(data as object));
-			resolve();
+			if (err) abandon?.(err instanceof Error ? err : new Error("the upload was refused"));
+			// The scratch file is gone before the answer.
+			const removed = spool ? spool.then(s => s.discard()).catch(() => undefined) : Promise.resolve();
+			void removed.then(() => {
+				if (err) service.sendError(req, res, err);
+				else service.sendResponse(req, res, success(data as object));
+				resolve();
+			});
 		};
 
 		if (!/^multipart\/form-data/i.test(req.headers["content-type"] ?? ""))
@@ -70,80 +120,112 @@ export function handleUpload(service: Gateway, req: GatewayRequest, res: ServerR
 			return finish(invalidParam("malformed multipart body"));
 		}
 
-		const fields: Record<string, string> = {};
-		let received = false;
-		let tooLarge = false;
-		let publishing: Promise<unknown> | null = null;
-		let spool: { file: string; written: Promise<void> } | null = null;
+		// The client went away before the whole body came: nothing of it stays.
+		const gone = () => {
+			if (done || req.complete) return;
+			const err = new Error("the client closed the connection during the upload");
+			parser.destroy(err);
+			finish(err);
+		};
+		req.once("close", gone);
+		req.once("error", gone);
 
-		/** Resolves the token, then streams what `open` gives to videos.publish. */
-		const publish = async (open: () => Readable) => {
-			service.resolveUser(ctx, field(req, fields, "token"), "required");
+		const field = (name: string) => uploadField(req, fields, name);
+		const authenticate = () => service.resolveUser(ctx, field("token"), "required");
+		const sizeError = () => payloadTooLarge(`the video is larger than ${cfg.limits.uploadBytes} bytes`);
+		const publish = async (body: Readable) => {
 			await service.admit(req);
-			return ctx.call("videos.publish", { title: field(req, fields, "title") }, { stream: open(), timeout: cfg.uploadTimeoutMs });
+			return ctx.call("videos.publish", { title: field("title") }, { stream: body, timeout: cfg.uploadTimeoutMs });
 		};
 
-		parser.on("field", (name, value) => keepFirst(fields, name, value));
+		parser.on("field", (name, value) => {
+			if (fields.has(name)) return;
+			fields.set(name, value);
+			// A bad token is refused as soon as it is read, before a file that follows is stored.
+			if (name === "token" && field("token") === value) {
+				try {
+					authenticate();
+				} catch (err) {
+					finish(err);
+				}
+			}
+		});
 
 		parser.on("file", (name, file) => {
-			if (name !== UPLOAD_FIELD || received) {
+			if (name !== UPLOAD_FIELD || received || done) {
 				file.resume();
 				return;
 			}
 			received = true;
+			// Its errors are handled where it is piped; this covers the moment before that (the spool's mkdtemp).
+			file.on("error", () => undefined);
 			// busboy stops at the cap and drops the rest of the part.
 			file.on("limit", () => {
 				tooLarge = true;
+				abandon?.(new ObjectTooLargeError(cfg.limits.uploadBytes));
 			});
-			if (field(req, fields, "token") !== undefined && field(req, fields, "title") !== undefined) {
-				const body = new PassThrough();
-				// The consumer may attach after an early abandon; it then sees the stream errored.
-				body.on("error", () => undefined);
-				const abandon = (err?: Error) => {
-					file.unpipe(body);
+			const tokenKnown = field("token") !== undefined;
+			if (tokenKnown) {
+				try {
+					authenticate();
+				} catch (err) {
 					file.resume();
-					body.destroy(err);
-				};
-				file.on("limit", () => abandon(new ObjectTooLargeError(cfg.limits.uploadBytes)));
-				file.pipe(body);
-				publishing = Promise.resolve()
-					.then(() => publish(() => body))
-					.catch(err => {
-						abandon();
-						throw err;
-					});
-				publishing.catch(() => undefined);
-			} else {
-				const dir = fs.mkdtempSync(path.join(os.tmpdir(), "moletok-upload-"));
-				const target = path.join(dir, "data");
-				const written = pipeline(file, fs.createWriteStream(target));
-				written.catch(() => undefined);
-				spool = { file: target, written };
+					return finish(err);
+				}
 			}
+			if (tokenKnown && field("title") !== undefined) {
+				const body = new PassThrough();
+				body.on("error", () => undefined);
+				// Ended with an error only once the call reads it: over a transporter, an error before
+				// Moleculer listens would never reach the other side, which would wait for the rest forever.
+				abandon = err => {
+					if (body.readableFlowing === null) body.once("resume", () => body.destroy(err));
+					else body.destroy(err);
+				};
+				pipeline(file, body).catch(() => undefined);
+				publishing = publish(body);
+				// Refused before the whole file came (e.g. a bad title): answer now, drain the rest.
+				publishing.catch(err => finish(tooLarge ? sizeError() : err));
+				return;
+			}
+			// Before its token, only a small file may wait; after it, the upload's own cap holds.
+			const spoolBound = !tokenKnown && cfg.limits.uploadSpoolBytes < cfg.limits.uploadBytes;
+			const bound = spoolBound ? cfg.limits.uploadSpoolBytes : cfg.limits.uploadBytes;
+			const boundError = spoolBound
+				? () =>
+						payloadTooLarge(
+							`the video came before the token and is larger than ${bound} bytes: send the token first (in the query string or before the 'data' part)`
+						)
+				: sizeError;
+			spool = spoolTo(file, bound, boundError);
+			spool.then(
+				s => s.written.catch(err => finish(err)),
+				err => finish(err)
+			);
 		});
 
 		parser.on("error", err => finish(invalidParam(`malformed multipart body: ${(err as Error).message}`)));
 
 		parser.on("close", async () => {
-			const spooled = spool as { file: string; written: Promise<void> } | null;
-			let replay: Readable | null = null;
+			if (done) return;
 			try {
 				if (!received) throw invalidParam("the video file is missing: send it as the 'data' part", "data");
 				let data: unknown;
-				if (spooled) {
+				if (spool) {
+					const spooled = await spool;
 					await spooled.written;
-					if (tooLarge) throw new ObjectTooLargeError(cfg.limits.uploadBytes);
-					// Opened before the call, so closing it unread (a refused call) cannot race the open.
-					const handle = await fs.promises.open(spooled.file, "r");
-					data = await publish(() => (replay = handle.createReadStream())).finally(() => replay ?? handle.close());
+					if (tooLarge) throw sizeError();
+					authenticate();
+					if (done) return;
+					const replay = fs.createReadStream(spooled.file);
+					// An error before the call reads it (the client gone meanwhile) reaches the call when it does.
+					replay.on("error", () => undefined);
+					// A call refused before it read the file leaves it unread: close it either way.
+					data = await publish(replay).finally(() => replay.destroy());
 				} else data = await publishing;
 				finish(null, data);
 			} catch (err) {
-				finish(tooLarge || err instanceof ObjectTooLargeError ? payloadTooLarge(`the video is larger than ${cfg.limits.uploadBytes} bytes`) : err);
-			} finally {
-				// A call refused before it read the file leaves the stream unread: close it first.
-				(replay as Readable | null)?.destroy();
-				if (spooled) fs.rmSync(path.dirname(spooled.file), { recursive: true, force: true });
+				finish(tooLarge || err instanceof ObjectTooLargeError ? sizeError() : err);
 			}
 		});
 

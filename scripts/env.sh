@@ -1,6 +1,7 @@
 # Sourced by every script: puts Node >= 22 on PATH (installing Node 24 from the npm
-# registry into the cache when the system Node is older) and installs the npm
-# dependencies when package-lock.json changed since the last install.
+# registry into the cache when the system Node is older), installs the npm
+# dependencies when package-lock.json changed since the last install, and (ensure_build)
+# a current ffmpeg.
 # Cache: $MOLETOK_CACHE (default ~/.cache/moletok), shared by every clone.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,7 +31,17 @@ ensure_deps() {
 	fi
 }
 
+# A current ffmpeg/ffprobe (scripts/ffmpeg.sh builds one into the cache, once), unless
+# FFMPEG_PATH / FFPROBE_PATH name others.
+ensure_ffmpeg() {
+	[ -n "${FFMPEG_PATH:-}" ] && [ -n "${FFPROBE_PATH:-}" ] && return
+	local given_ffmpeg="${FFMPEG_PATH:-}" given_ffprobe="${FFPROBE_PATH:-}"
+	eval "$(bash "$ROOT/scripts/ffmpeg.sh" env)"
+	export FFMPEG_PATH="${given_ffmpeg:-$FFMPEG_PATH}" FFPROBE_PATH="${given_ffprobe:-$FFPROBE_PATH}"
+}
+
 ensure_build() {
 	ensure_deps
+	ensure_ffmpeg
 	(cd "$ROOT" && npx tsc -p tsconfig.build.json)
 }

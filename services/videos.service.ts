@@ -11,7 +11,7 @@ import type { Readable } from "node:stream";
 import type { Context, Service } from "moleculer";
 import { config } from "../lib/config";
 import { CountsCache, STAMP, countStore } from "../lib/counts-cache";
-import { invalidParam, notFound, tooLarge } from "../lib/errors";
+import { forbidden, invalidParam, notFound, tooLarge, unavailable } from "../lib/errors";
 import { type FactsParams, type FlagSet, FlagsCopy, distinctIds, factsParamsSchema, gatherFacts } from "../lib/facts";
 import { jsonArray, jsonBytes } from "../lib/json-text";
 import type { AppMeta } from "../lib/meta";
@@ -24,8 +24,10 @@ import { CLOCKS_COLLECTION, type ClockDoc, tick } from "../lib/store/clock";
 import type { User, Video } from "../lib/wire";
 import { StorageMixin, type StorageVars } from "../mixins/storage.mixin";
 import { StoreMixin, type StoreVars } from "../mixins/store.mixin";
+import type { EnqueueAnswer, EnqueueParams } from "./transcoder.service";
 
-export type VideoStatus = "pending" | "ready" | "failed";
+/** uploading (its file being stored) → pending (stored, being checked) → ready | failed. */
+export type VideoStatus = "uploading" | "pending" | "ready" | "failed";
 
 export interface VideoDoc {
 	_id: number;
@@ -39,6 +41,8 @@ export interface VideoDoc {
 	/** When it became ready: unique per video (a store clock), the feed's order. */
 	publishedAt?: number;
 	failReason?: string;
+	/** Ready with its original file while the re-encoded MP4 is made. */
+	normalising?: boolean;
 }
 
 interface VideosSettings {
@@ -48,7 +52,7 @@ interface VideosSettings {
 	flagProviders: string[];
 	/** The same about each Video's author (is_follow), asked of the flag's owner directly. */
 	authorFlagProviders: string[];
-	/** A pending video older than this with no transcode job gets one (crash between upload and enqueue). */
+	/** How often orphans are looked for, and the age of a pending video that gets its transcode job again (crash between upload and enqueue). */
 	orphanAfterMs: number;
 }
 
@@ -104,6 +108,7 @@ interface VideosMethods {
 	flagsOf(ctx: Context, videos: Video[], viewerId: number | undefined, stamp: string | null): Promise<ViewerFlags | null>;
 	feedHead(ctx: Context, stamp: string | null): Promise<FeedHead>;
 	enqueueOrphans(): Promise<void>;
+	forget(doc: VideoDoc): Promise<void>;
 }
 
 type Collections = { videos: Collection<VideoDoc>; clocks: Collection<ClockDoc> };
@@ -136,7 +141,10 @@ export interface IdsParams {
 }
 export interface MarkReadyParams {
 	id: number;
+	videoKey: string;
 	coverKey: string;
+	/** The original file while the re-encode runs: applies only to a pending video. */
+	interim?: boolean;
 }
 export interface MarkFailedParams {
 	id: number;
@@ -179,7 +187,12 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 	},
 
 	actions: {
-		/** Stores the streamed file as a pending video and queues its transcode. Params: title; ctx.stream. Returns { video_id }. */
+		/**
+		 * Stores the streamed file and has the transcoder check it (and make it streamable)
+		 * before answering, so the video is ready when this returns; what takes longer than
+		 * PUBLISH_WAIT_MS goes on in its job. A file that is no video, or breaks a limit, is
+		 * refused and nothing of it stays. Params: title; ctx.stream. Returns { video_id }.
+		 */
 		publish: {
 			auth: "required",
 			hooks: countOutcomes(METRIC.UPLOADS),
@@ -198,36 +211,60 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 			async handler(this: VideosThis, ctx: Context<PublishParams, AppMeta>) {
 				const stream = ctx.stream as Readable | null;
 				if (!stream) throw invalidParam("the video file is missing: send it as the 'data' part", "data");
-				const videoKey = newKey("videos", "mp4");
-				let size: number;
-				try {
-					({ size } = await this.storage.put(videoKey, stream, { contentType: "video/mp4", maxBytes: config().limits.uploadBytes }));
-				} catch (err) {
-					if ((err as Error).name === "ObjectTooLargeError")
-						throw tooLarge(`the video is larger than ${config().limits.uploadBytes} bytes`);
-					throw err;
-				}
-				if (size === 0) {
-					await this.storage.delete(videoKey);
-					throw invalidParam("the video file is empty", "data");
-				}
+				// Over a transporter, the sender's error (an aborted or oversize upload) may come before
+				// the stream is read, as an event that does not end it: kept here, it fails the upload below.
+				let streamError: Error | null = null;
+				stream.on("error", err => {
+					streamError ??= err;
+				});
+				const { limits, publishWaitMs, requestTimeoutMs } = config();
+				// Recorded before the file is stored, so a crash while storing leaves a record the orphan sweep finds.
 				const doc: VideoDoc = {
 					_id: await this.store.nextId("videos"),
 					authorId: ctx.meta.userId!,
 					title: ctx.params.title,
-					status: "pending",
-					videoKey,
+					status: "uploading",
+					videoKey: newKey("videos", "mp4"),
 					coverKey: null,
-					size,
+					size: 0,
 					createdAt: Date.now()
 				};
 				await this.collections.videos.insert(doc);
 				try {
-					await ctx.call("transcoder.enqueue", { videoId: doc._id, videoKey });
+					const { size } = await this.storage
+						.put(doc.videoKey, stream, { contentType: "video/mp4", maxBytes: limits.uploadBytes })
+						.then(info => {
+							if (streamError) throw streamError;
+							return info;
+						})
+						.catch(err => {
+							throw (err as Error).name === "ObjectTooLargeError" ? tooLarge(`the video is larger than ${limits.uploadBytes} bytes`) : err;
+						});
+					if (size === 0) throw invalidParam("the video file is empty", "data");
+					await this.collections.videos.updateOne({ _id: doc._id }, { $set: { status: "pending", size } });
 				} catch (err) {
-					await this.collections.videos.deleteOne({ _id: doc._id });
-					await this.storage.delete(videoKey);
+					stream.destroy();
+					await this.forget(doc);
 					throw err;
+				}
+				let answer: EnqueueAnswer;
+				try {
+					answer = await ctx.call<EnqueueAnswer, EnqueueParams>(
+						"transcoder.enqueue",
+						{ videoId: doc._id, videoKey: doc.videoKey, waitMs: publishWaitMs },
+						{ timeout: publishWaitMs + requestTimeoutMs }
+					);
+				} catch (err) {
+					// The transcoder went away while checking: the upload stays only if it made it.
+					const now = await this.collections.videos.findOne({ _id: doc._id });
+					this.logger.warn(`video ${doc._id}: the check did not answer (${(err as Error).message}); the video is ${now?.status ?? "gone"}`);
+					answer = now?.status === "ready" ? { state: "ready" } : { state: "unavailable" };
+				}
+				if (answer.state === "refused" || answer.state === "unavailable") {
+					if (answer.state === "unavailable") await ctx.call("transcoder.discard", { videoId: doc._id }).catch(() => undefined);
+					await this.forget(doc);
+					if (answer.state === "unavailable") throw unavailable("the video could not be checked just now: try again");
+					throw answer.code === 413 ? tooLarge(answer.reason!) : invalidParam(answer.reason!, "data");
 				}
 				ctx.emit("video.uploaded", { videoId: doc._id, authorId: doc.authorId });
 				return { video_id: doc._id };
@@ -320,42 +357,66 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 			}
 		},
 
-		/** Called by the transcoder: the video is playable (and its object streamable). Params: id, coverKey. Returns { updated }. */
+		/**
+		 * Called by the transcoder: the video is playable with `videoKey`. A pending video
+		 * becomes ready (interim: with its original file, while it is re-encoded); a ready
+		 * one switches to `videoKey` (the re-encoded file, or its original for good). Params: id, videoKey,
+		 * coverKey, interim. Returns { updated, gone } (gone: no such video, or it failed).
+		 */
 		markReady: {
 			visibility: "public",
 			params: {
 				id: { type: "number", integer: true, positive: true },
-				coverKey: { type: "string", min: 1 }
+				videoKey: { type: "string", min: 1, max: 200 },
+				coverKey: { type: "string", min: 1, max: 200 },
+				interim: { type: "boolean", optional: true }
 			},
 			async handler(this: VideosThis, ctx: Context<MarkReadyParams>) {
-				const doc = await this.collections.videos.findOne({ _id: ctx.params.id, status: "pending" });
-				if (!doc) return { updated: false };
-				const publishedAt = await tick(this.collections.clocks, "feed");
-				const updated = await this.collections.videos.updateOne(
-					{ _id: doc._id, status: "pending" },
-					{ $set: { status: "ready", coverKey: ctx.params.coverKey, publishedAt } }
-				);
-				if (!updated) return { updated: false };
-				// Renews STAMP.counts too: every replica's feed head ends at once.
-				await this.workCounts.invalidate([doc.authorId]);
-				ctx.emit("video.published", { videoId: doc._id, authorId: doc.authorId });
-				return { updated: true };
+				const { id, videoKey, coverKey, interim = false } = ctx.params;
+				// Two tries: an interim and a final call may cross.
+				for (let attempt = 0; attempt < 2; attempt++) {
+					const doc = await this.collections.videos.findOne({ _id: id });
+					if (!doc || doc.status === "failed" || doc.status === "uploading") return { updated: false, gone: true };
+					let updated = false;
+					if (doc.status === "pending") {
+						const publishedAt = await tick(this.collections.clocks, "feed");
+						updated = await this.collections.videos.updateOne(
+							{ _id: id, status: "pending" },
+							{ $set: { status: "ready", videoKey, coverKey, publishedAt, normalising: interim } }
+						);
+						if (updated) ctx.emit("video.published", { videoId: id, authorId: doc.authorId });
+					} else if (!interim && (doc.normalising || doc.videoKey !== videoKey))
+						updated = await this.collections.videos.updateOne(
+							{ _id: id, status: "ready", videoKey: doc.videoKey },
+							{ $set: { videoKey, coverKey, normalising: false } }
+						);
+					else return { updated: false, gone: false };
+					// Renews STAMP.counts too: every replica's feed head ends at once.
+					if (updated) {
+						await this.workCounts.invalidate([doc.authorId]);
+						return { updated: true, gone: false };
+					}
+				}
+				return { updated: false, gone: false };
 			}
 		},
 
-		/** Called by the transcoder: the upload is not a usable video; its objects are removed. Params: id, reason. Returns { updated }. */
+		/**
+		 * Called by the transcoder: a pending upload cannot become a video; its file is
+		 * removed. Params: id, reason. Returns { updated, gone } (gone: no such video).
+		 */
 		markFailed: {
 			visibility: "public",
 			params: { id: { type: "number", integer: true, positive: true }, reason: { type: "string", max: 1000 } },
 			async handler(this: VideosThis, ctx: Context<MarkFailedParams>) {
-				const doc = await this.collections.videos.findOne({ _id: ctx.params.id, status: "pending" });
-				if (!doc) return { updated: false };
+				const doc = await this.collections.videos.findOne({ _id: ctx.params.id });
+				if (doc?.status !== "pending") return { updated: false, gone: !doc };
 				const updated = await this.collections.videos.updateOne(
 					{ _id: doc._id, status: "pending" },
 					{ $set: { status: "failed", failReason: ctx.params.reason } }
 				);
 				if (updated) await this.storage.delete(doc.videoKey);
-				return { updated };
+				return { updated, gone: false };
 			}
 		},
 
@@ -366,7 +427,31 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 			async handler(this: VideosThis, ctx: Context<{ id: number }>) {
 				const doc = await this.collections.videos.findOne({ _id: ctx.params.id });
 				if (!doc) throw notFound(`video ${ctx.params.id} does not exist`);
-				return { id: doc._id, authorId: doc.authorId, title: doc.title, status: doc.status, failReason: doc.failReason ?? null };
+				return {
+					id: doc._id,
+					authorId: doc.authorId,
+					title: doc.title,
+					status: doc.status,
+					normalising: Boolean(doc.normalising),
+					failReason: doc.failReason ?? null
+				};
+			}
+		},
+
+		/**
+		 * GET /douyin/publish/status/: where the author's upload stands. state: processing
+		 * (being stored or checked), ready (normalising while it still plays its original
+		 * file), failed (reason). Params: video_id. Returns { video_id, state, normalising, reason }.
+		 */
+		publishStatus: {
+			auth: "required",
+			params: { video_id: wireId },
+			async handler(this: VideosThis, ctx: Context<{ video_id: number }, AppMeta>) {
+				const doc = await this.collections.videos.findOne({ _id: ctx.params.video_id });
+				if (!doc) throw notFound(`video ${ctx.params.video_id} does not exist`);
+				if (doc.authorId !== ctx.meta.userId) throw forbidden(`only the author of video ${doc._id} may see where its upload stands`);
+				const state = doc.status === "uploading" || doc.status === "pending" ? "processing" : doc.status;
+				return { video_id: doc._id, state, normalising: Boolean(doc.normalising), reason: doc.failReason ?? "" };
 			}
 		}
 	},
@@ -457,15 +542,25 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 			return { videos: videoFlags, authors: authorFlags };
 		},
 
+		/** Cleans up after crashes (at start, then every orphanAfterMs): uploads still storing past UPLOAD_TIMEOUT_MS are removed; stored ones without a job get it again. */
 		async enqueueOrphans(this: VideosThis) {
-			const orphans = await this.collections.videos.find(
-				{ status: "pending", createdAt: { $lt: Date.now() - this.settings.orphanAfterMs } },
+			const now = Date.now();
+			const unfinished = await this.collections.videos.find(
+				{ status: "uploading", createdAt: { $lt: now - config().uploadTimeoutMs } },
 				{ limit: 100 }
 			);
+			for (const doc of unfinished) await this.forget(doc).catch(err => this.logger.warn(`could not remove unfinished upload ${doc._id}:`, (err as Error).message));
+			const orphans = await this.collections.videos.find({ status: "pending", createdAt: { $lt: now - this.settings.orphanAfterMs } }, { limit: 100 });
 			for (const doc of orphans)
 				await this.broker.call("transcoder.enqueue", { videoId: doc._id, videoKey: doc.videoKey }).catch(err => {
 					this.logger.warn(`could not queue orphan video ${doc._id}:`, (err as Error).message);
 				});
+		},
+
+		/** Deletes a video that never became one: its file (also a partly stored one), then its record. */
+		async forget(this: VideosThis, doc: VideoDoc) {
+			await this.storage.delete(doc.videoKey);
+			await this.collections.videos.deleteOne({ _id: doc._id });
 		}
 	},
 
@@ -481,7 +576,9 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 	},
 
 	started(this: VideosThis) {
-		this.orphanTimer = setInterval(() => void this.enqueueOrphans(), this.settings.orphanAfterMs);
+		const sweep = () => void this.enqueueOrphans().catch(err => this.logger.warn("could not look for orphan videos:", (err as Error).message));
+		sweep();
+		this.orphanTimer = setInterval(sweep, this.settings.orphanAfterMs);
 		this.orphanTimer.unref();
 	},
 

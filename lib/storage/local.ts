@@ -1,6 +1,8 @@
 /**
- * Media in a local directory. Writes go to a temporary name and are renamed into place
- * when complete, so a reader never sees half an object.
+ * Media in a local directory. Writes go to a temporary file in `<dir>/.partial` and are
+ * renamed into place when complete, so a reader never sees half an object; a failed write
+ * removes its file at once, and what a killed process left there is removed when the next
+ * one opens the directory (once per process: embedded mode is one process per DATA_DIR).
  */
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -10,12 +12,22 @@ import { pipeline } from "node:stream/promises";
 import { ByteCounter } from "./limit";
 import { type ByteRange, type ObjectInfo, ObjectNotFoundError, type Storage, contentTypeOf } from "./types";
 
+/** The directories whose leftovers this process removed already. */
+const swept = new Set<string>();
+
 export class LocalStorage implements Storage {
+	private readonly partials: string;
+
 	constructor(
 		private readonly dir: string,
 		private readonly publicBaseUrl: string
 	) {
-		fs.mkdirSync(dir, { recursive: true });
+		this.partials = path.join(dir, ".partial");
+		if (!swept.has(this.partials)) {
+			fs.rmSync(this.partials, { recursive: true, force: true });
+			swept.add(this.partials);
+		}
+		fs.mkdirSync(this.partials, { recursive: true });
 	}
 
 	private file(key: string): string {
@@ -26,7 +38,7 @@ export class LocalStorage implements Storage {
 
 	async put(key: string, body: Readable, options: { contentType: string; maxBytes?: number }): Promise<ObjectInfo> {
 		const file = this.file(key);
-		const partial = `${file}.${crypto.randomUUID()}.part`;
+		const partial = path.join(this.partials, crypto.randomUUID());
 		await fs.promises.mkdir(path.dirname(file), { recursive: true });
 		const counter = new ByteCounter(options.maxBytes);
 		try {

@@ -137,8 +137,9 @@ export class MinioStorage implements Storage {
 		}
 	}
 
+	/** Also an unfinished multipart upload of the key (a process killed while storing it), when there is one. */
 	async delete(key: string): Promise<void> {
-		await this.client.removeObject(this.s3.bucket, key);
+		await Promise.all([this.client.removeObject(this.s3.bucket, key), this.client.removeIncompleteUpload(this.s3.bucket, key).catch(() => undefined)]);
 	}
 
 	async url(key: string): Promise<string> {

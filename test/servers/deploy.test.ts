@@ -23,6 +23,7 @@ import os from "node:os";
 import path from "node:path";
 import { loadConfig } from "../../lib/config";
 import { ALL_SERVICES, freePort } from "../helpers/system";
+import { BINARIES } from "../helpers/videos";
 
 const ROOT = path.resolve(__dirname, "../..");
 const CHART = path.join(ROOT, "helm/moletok");
@@ -290,6 +291,17 @@ function buildEnvironment(): NodeJS.ProcessEnv {
 	return env;
 }
 
+/**
+ * Where the image's ffmpeg and ffprobe are (`apt-get install ffmpeg`, not replayed): the
+ * project's own build (scripts/ffmpeg.sh), on the container's PATH as Debian's would be.
+ */
+const IMAGE_BIN = (() => {
+	const dir = fs.mkdtempSync(path.join(os.tmpdir(), "moletok-image-bin-"));
+	fs.symlinkSync(BINARIES.ffmpeg, path.join(dir, "ffmpeg"));
+	fs.symlinkSync(BINARIES.ffprobe, path.join(dir, "ffprobe"));
+	return dir;
+})();
+
 /** A process started from the runtime stage as its container would be (CMD, WORKDIR, ENV). */
 class Container {
 	readonly output: string[] = [];
@@ -303,7 +315,7 @@ class Container {
 		const [command, ...args] = stage.cmd!;
 		this.child = spawn(command === "node" ? process.execPath : command, args, {
 			cwd: path.join(stage.root, stage.workdir),
-			env: { PATH: process.env.PATH, HOME: os.tmpdir(), ...stage.env, ...env },
+			env: { PATH: `${IMAGE_BIN}${path.delimiter}${process.env.PATH}`, HOME: os.tmpdir(), ...stage.env, ...env },
 			stdio: ["ignore", "pipe", "pipe"]
 		});
 		this.child.stdout!.on("data", chunk => this.output.push(String(chunk)));

@@ -13,7 +13,7 @@ import path from "node:path";
 import { Client } from "../helpers/client";
 import { type ClusterProcess, type System, TARGET, startSystem } from "../helpers/system";
 import { until } from "../helpers/real-servers";
-import { publishVideo, uploadForm, waitForVideo } from "../helpers/videos";
+import { BINARIES, publishVideo, uploadForm, waitForVideo } from "../helpers/videos";
 
 const BIN = path.join(__dirname, "..", "fixtures", "bin");
 
@@ -79,13 +79,13 @@ describe("transcoder replicas", () => {
 	beforeAll(async () => {
 		system = await startSystem({
 			replicas: { transcoder: 2 },
-			env: { TRANSCODE_LEASE_MS: "2000" },
+			env: { TRANSCODE_LEASE_MS: "2000", PUBLISH_WAIT_MS: "1000" },
 			processEnv: (service): Record<string, string> =>
 				service === "transcoder"
 					? {
 							FFMPEG_PATH: path.join(BIN, "ffmpeg-hangs-once"),
 							MOLETOK_TEST_MARKER: marker,
-							MOLETOK_TEST_REAL_FFMPEG: (require("@ffmpeg-installer/ffmpeg") as { path: string }).path
+							MOLETOK_TEST_REAL_FFMPEG: BINARIES.ffmpeg
 						}
 					: {}
 		});

@@ -13,14 +13,17 @@ test("/live answers while the process runs", async () => {
 	expect(res.status).toBe(200);
 });
 
-test("/ready checks the broker and every service's store and storage", async () => {
+test("/ready checks the broker, every service's store and storage, and ffmpeg, whose version it shows", async () => {
 	const res = await fetch(`${system.healthUrl}/ready`);
 	expect(res.status).toBe(200);
-	const body = (await res.json()) as { ready: boolean; checks: Record<string, string> };
+	const body = (await res.json()) as { ready: boolean; checks: Record<string, string>; details: Record<string, string> };
 	expect(body.ready).toBe(true);
 	expect(Object.keys(body.checks).sort()).toEqual(
-		["broker", "storage", ...["comments", "favorites", "messages", "relations", "transcoder", "users", "videos"].map(s => `store:${s}`)].sort()
+		["broker", "ffmpeg", "storage", ...["comments", "favorites", "messages", "relations", "transcoder", "users", "videos"].map(s => `store:${s}`)].sort()
 	);
+	// scripts/ffmpeg.sh's build (npm test puts it in FFMPEG_PATH): a current one.
+	expect(body.details.ffmpeg).toMatch(/^(\d+)\.\d+(\.\d+)? \(\/.+\/ffmpeg\)$/);
+	expect(Number(/^(\d+)/.exec(body.details.ffmpeg)![1])).toBeGreaterThanOrEqual(6);
 });
 
 test("/ready answers 503 and names the dependency that fails", async () => {
