@@ -212,5 +212,5 @@ describe("a process killed in the middle of a job", () => {
 		expect(job).toMatchObject({ status: "done", attempts: 2 });
 		const list = await new Client(system.url).get<{ video_list: { id: number }[] }>("/publish/list/", { user_id: author!.id });
 		expect(list.video_list.map(v => v.id)).toEqual([body.video_id]);
-	});
+	}, 120000);
 });
