@@ -89,6 +89,9 @@ export function envelopeOf(raw: unknown, req: IncomingMessage): Envelope {
 		case "REQUEST_SKIPPED":
 		case "REQUEST_REJECTED":
 			return { status_code: 503, status_msg: "the service is temporarily unavailable: try again shortly" };
+		// A bulkhead's queue is full: the service is busy, the request itself is fine.
+		case "QUEUE_FULL":
+			return { status_code: 503, status_msg: (req as { $action?: { busy?: string } }).$action?.busy ?? "too many requests at once: try again in a moment" };
 	}
 	if (code >= 400 && code < 500 && err.message) return { status_code: code, status_msg: err.message };
 	return { status_code: 500, status_msg: "internal error: try again later" };
