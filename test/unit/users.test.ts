@@ -153,6 +153,25 @@ describe("users", () => {
 			expect((await rejection(broker.call("users.login", { username: "cjk", password: other }))).code).toBe(401);
 	});
 
+	test("a login whose caller gave up waiting in the queue costs no hash", async () => {
+		const users = broker.getLocalService("users") as unknown as { passwords: { verify(...args: unknown[]): Promise<boolean> } };
+		await broker.call("users.register", { username: "patient", password: "secret1" });
+		const verify = jest.spyOn(users.passwords, "verify");
+		try {
+			// One hashing thread, two logins at a time: most of these wait longer than 200 ms.
+			const impatient = await Promise.allSettled(
+				Array.from({ length: 30 }, () => broker.call("users.login", { username: "patient", password: "wrong-password" }, { timeout: 200 }))
+			);
+			const timedOut = impatient.filter(r => r.status === "rejected" && (r.reason as Errors.MoleculerError).type === "REQUEST_TIMEOUT");
+			expect(timedOut.length).toBeGreaterThan(0);
+			// Queued behind them (first in, first out): when it is answered, every one of them was dequeued.
+			expect(await broker.call("users.login", { username: "patient", password: "secret1" })).toMatchObject({ user_id: expect.any(Number) });
+			expect(verify.mock.calls.length).toBeLessThanOrEqual(31 - timedOut.length + 2);
+		} finally {
+			verify.mockRestore();
+		}
+	});
+
 	test("login: the same message for a wrong password and an unknown user", async () => {
 		const ok = await broker.call<{ user_id: number }, object>("users.login", { username: "alice", password: "secret1" });
 		expect(ok.user_id).toBeGreaterThan(0);
