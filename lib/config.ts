@@ -247,7 +247,7 @@ export function loadConfig(env: Env = process.env): Config {
 		bcryptCost: int(env, "BCRYPT_COST", 10, 10),
 		// Half the CPUs by default: the other half keeps answering requests during a login flood.
 		passwordHashThreads: int(env, "PASSWORD_HASH_THREADS", Math.max(1, Math.floor(os.availableParallelism() / 2)), 1),
-		passwordHashQueue: int(env, "PASSWORD_HASH_QUEUE", 50, 1),
+		passwordHashQueue: int(env, "PASSWORD_HASH_QUEUE", 30, 1),
 		limits: {
 			uploadBytes: int(env, "MAX_UPLOAD_BYTES", 100 * 1024 * 1024, 1),
 			titleChars: int(env, "MAX_TITLE_CHARS", 100, 1),
