@@ -164,8 +164,9 @@ function skipIfAbandoned(ctx: Context): void {
 	if (s * 1000 + ns / 1e6 >= timeout) throw new Errors.RequestSkippedError({ action: ctx.action!.name, nodeID: ctx.nodeID! });
 }
 
-/** The queue bound of register and login (Moleculer's bulkhead): a thread's worth in flight per hashing thread, twice, to keep them busy. */
 const cfg = config();
+
+/** The queue bound of register and login (Moleculer's bulkhead): two in flight per hashing thread, so none idles between hashes. */
 const hashingBulkhead = { enabled: true, concurrency: 2 * cfg.passwordHashThreads, maxQueueSize: cfg.passwordHashQueue };
 
 const UsersService = defineService<UsersSettings, UsersMethods, UsersThis>({
@@ -196,17 +197,17 @@ const UsersService = defineService<UsersSettings, UsersMethods, UsersThis>({
 					conflict(`username "${username}" is already taken (names differing only in letter case or width count as the same): choose another one`);
 				// A taken name is refused before a hash is spent on it; the unique index decides races.
 				if (await this.collections.users.findOne({ nameKey })) throw taken();
+				const hashed = await this.passwords.hash(password);
 				const doc: UserDoc = {
-					_id: 0,
+					_id: await this.store.nextId("users"),
 					name: username,
 					nameKey,
-					...(await this.passwords.hash(password)),
+					...hashed,
 					avatar: "",
 					background_image: "",
 					signature: "",
 					createdAt: Date.now()
 				};
-				doc._id = await this.store.nextId("users");
 				try {
 					await this.collections.users.insert(doc);
 				} catch (err) {
@@ -214,7 +215,7 @@ const UsersService = defineService<UsersSettings, UsersMethods, UsersThis>({
 					throw err;
 				}
 				ctx.emit("user.registered", { userId: doc._id });
-				return { user_id: doc._id, token: tokenSigner(config()).sign(doc._id) };
+				return { user_id: doc._id, token: tokenSigner(cfg).sign(doc._id) };
 			}
 		},
 
@@ -233,11 +234,16 @@ const UsersService = defineService<UsersSettings, UsersMethods, UsersThis>({
 				this.broker.metrics.increment(METRIC.LOGINS, { outcome: doc && matches ? "ok" : "failed" });
 				if (!doc || !matches) throw unauthorized("wrong username or password");
 				if (this.passwords.needsRehash(password, doc)) {
-					const fresh = await this.passwords.hash(password);
-					await this.collections.users.updateOne({ _id: doc._id, passwordHash: doc.passwordHash }, { $set: { ...fresh } });
-					this.docs.delete(doc._id);
+					// Best effort: the login stands either way, and the next one tries again.
+					try {
+						const fresh = await this.passwords.hash(password);
+						await this.collections.users.updateOne({ _id: doc._id, passwordHash: doc.passwordHash }, { $set: { ...fresh } });
+						this.docs.delete(doc._id);
+					} catch (err) {
+						this.logger.warn(`user ${doc._id}: the password hash could not be brought to the current scheme`, err);
+					}
 				}
-				return { user_id: doc._id, token: tokenSigner(config()).sign(doc._id) };
+				return { user_id: doc._id, token: tokenSigner(cfg).sign(doc._id) };
 			}
 		},
 
@@ -274,7 +280,7 @@ const UsersService = defineService<UsersSettings, UsersMethods, UsersThis>({
 			visibility: "public",
 			params: { token: { type: "string", min: 1, max: 2048 } },
 			handler(ctx: Context<ResolveTokenParams>) {
-				const check = tokenSigner(config()).verify(ctx.params.token);
+				const check = tokenSigner(cfg).verify(ctx.params.token);
 				if ("error" in check) throw unauthorized(`token is ${check.error}`);
 				return check;
 			}
