@@ -44,6 +44,8 @@ export class PasswordHasher {
 	private readonly dummy: Promise<StoredPassword>;
 
 	constructor(private readonly options: { threads: number; cost: number }) {
+		if (WORKER_FILE.endsWith(".ts") && !(process.features as { typescript?: string | false }).typescript)
+			throw new Error(`running from the TypeScript sources needs a Node that strips types (22.18 or later) for ${WORKER_FILE}`);
 		this.pool = new Piscina({
 			filename: WORKER_FILE,
 			minThreads: options.threads,
