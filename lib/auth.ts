@@ -3,6 +3,10 @@
  * as a KeyObject: jsonwebtoken 9 verifies ≈50× faster with it than with a string secret.
  * A client sends the same token with every request, so a verified token is remembered
  * (until it expires) and the signature is checked once, not per request.
+ *
+ * Only what `sign` makes is accepted: an `exp` (a token without one would never expire)
+ * and a `sub` that is a user id written the one canonical way ("10", never "1e1", "010",
+ * "+10" or " 10"), so one user has one spelling and a token names exactly one user.
  */
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -10,6 +14,9 @@ import path from "node:path";
 import jwt from "jsonwebtoken";
 import { LRUCache } from "lru-cache";
 import type { Config } from "./config";
+
+/** A positive integer in its one canonical spelling: no sign, no leading zero, no exponent, no space. */
+const CANONICAL_ID = /^[1-9][0-9]*$/;
 
 export type TokenCheck = { userId: number } | { error: "expired" | "invalid" };
 
@@ -38,9 +45,11 @@ export class TokenSigner {
 		}
 		try {
 			const claims = jwt.verify(token, this.key, { algorithms: ["HS256"] }) as jwt.JwtPayload;
+			if (typeof claims.exp !== "number" || typeof claims.sub !== "string" || !CANONICAL_ID.test(claims.sub)) return { error: "invalid" };
 			const userId = Number(claims.sub);
-			if (!Number.isSafeInteger(userId) || userId <= 0) return { error: "invalid" };
-			if (typeof claims.exp === "number") this.verified.set(token, { userId, expiresAt: claims.exp * 1000 });
+			if (!Number.isSafeInteger(userId)) return { error: "invalid" };
+			// Only now, with every check passed, is the token remembered (until its exp).
+			this.verified.set(token, { userId, expiresAt: claims.exp * 1000 });
 			return { userId };
 		} catch (err) {
 			return { error: err instanceof jwt.TokenExpiredError ? "expired" : "invalid" };

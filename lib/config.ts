@@ -6,6 +6,7 @@
  * directory); TRANSPORTER=nats://… plus MONGO_URI / REDIS_URL / S3_ENDPOINT means
  * cluster mode. Every variable is listed in the README's table.
  */
+import os from "node:os";
 import path from "node:path";
 import proxyaddr from "proxy-addr";
 
@@ -65,6 +66,10 @@ export interface Config {
 		ttlSeconds: number;
 	};
 	bcryptCost: number;
+	/** Threads hashing passwords in each users process (bcrypt never runs on the event loop). */
+	passwordHashThreads: number;
+	/** Logins, and apart from them registrations, that may wait for a hashing thread per users process; more are refused (503). */
+	passwordHashQueue: number;
 	limits: {
 		/** Largest accepted upload, in bytes. */
 		uploadBytes: number;
@@ -315,6 +320,9 @@ export function loadConfig(env: Env = process.env): Config {
 		publicBaseUrl,
 		jwt: { secret, ttlSeconds: int(env, "JWT_TTL_SECONDS", 7 * 24 * 3600, 60) },
 		bcryptCost: int(env, "BCRYPT_COST", 10, 10),
+		// Half the CPUs by default: the other half keeps answering requests during a login flood.
+		passwordHashThreads: int(env, "PASSWORD_HASH_THREADS", Math.max(1, Math.floor(os.availableParallelism() / 2)), 1),
+		passwordHashQueue: int(env, "PASSWORD_HASH_QUEUE", 30, 1),
 		limits: {
 			uploadBytes: int(env, "MAX_UPLOAD_BYTES", 100 * 1024 * 1024, 1),
 			titleChars: int(env, "MAX_TITLE_CHARS", 100, 1),

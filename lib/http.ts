@@ -161,8 +161,10 @@ function classify(raw: unknown, req: Request): Envelope {
 		case "REQUEST_TIMEOUT":
 		case "REQUEST_SKIPPED":
 		case "REQUEST_REJECTED":
-		case "QUEUE_FULL":
 			return UNAVAILABLE;
+		// A bulkhead's queue is full: the service is busy, the request itself is fine.
+		case "QUEUE_FULL":
+			return { status_code: 503, status_msg: (req as { $action?: { busy?: string } }).$action?.busy ?? "too many requests at once: try again in a moment" };
 	}
 	if (code === 503) return UNAVAILABLE;
 	if (code >= 400 && code < 500 && err.message) return { status_code: CLIENT_CODES.has(code) ? code : 400, status_msg: err.message };

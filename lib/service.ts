@@ -14,6 +14,11 @@ export type AppActionSchema<TThis> = ActionSchema<TThis> & {
 	 * Absent: the action takes no token.
 	 */
 	auth?: AuthMode;
+	/**
+	 * The client's message when the action's bulkhead queue is full (503), e.g. "too many
+	 * logins at once: try again in a moment"; without it, a generic one.
+	 */
+	busy?: string;
 };
 
 export type AppServiceSchema<TSettings, TMethods, TThis> = Omit<ServiceSchema<TSettings, TMethods, TThis>, "actions"> & {

@@ -7,7 +7,8 @@ export * from "./types";
 
 /**
  * The store of one service: its own MongoDB database (`<prefix>-<service>`) when MONGO_URI
- * is set, else its own embedded directory under DATA_DIR/db/<service>.
+ * is set, else its own embedded directory under DATA_DIR/db/<service>, which this process
+ * then holds alone (a second process on the same DATA_DIR refuses to start: lib/store/lock.ts).
  */
 export async function openStore(service: string): Promise<DocumentStore> {
 	const { mongoUri, mongoDbPrefix, dataDir } = config();
@@ -15,5 +16,5 @@ export async function openStore(service: string): Promise<DocumentStore> {
 		const { MongoStore } = await import("./mongo");
 		return MongoStore.connect(mongoUri, `${mongoDbPrefix}-${service}`);
 	}
-	return new NedbStore(path.join(dataDir, "db", service));
+	return NedbStore.open(path.join(dataDir, "db", service));
 }

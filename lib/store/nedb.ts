@@ -2,11 +2,13 @@
  * Embedded document store: @seald-io/nedb datastores (MongoDB query language, unique and
  * compound indexes, append-only files compacted on load) under one directory per service.
  * Nedb runs every operation of a datastore through one queue, so single operations are
- * atomic; `findOneAndUpdate` adds a compare-and-set loop on top of that.
+ * atomic; `findOneAndUpdate` adds a compare-and-set loop on top of that. A process holds its
+ * directory alone (lib/store/lock.ts): a second one on the same directory refuses to start.
  */
 import fs from "node:fs";
 import path from "node:path";
 import Datastore from "@seald-io/nedb";
+import { type DirectoryLock, lockDirectory } from "./lock";
 import {
 	type BaseDoc,
 	type Collection,
@@ -114,19 +116,40 @@ class NedbCollection<T extends BaseDoc> implements Collection<T> {
 }
 
 export class NedbStore implements DocumentStore {
-	private readonly datastores: Datastore[] = [];
-	private sequences: Promise<Datastore<{ _id: string; value: number }>> | null = null;
+	/**
+	 * Open datastores by collection name (the promise, so that concurrent first calls share one
+	 * open): a collection opened again shares its datastore, as there must be one per file.
+	 */
+	private readonly datastores = new Map<string, Promise<Datastore>>();
+	private lock: DirectoryLock | null = null;
 
-	/** @param dir directory holding this store's datafiles; null keeps everything in memory */
+	/**
+	 * A store without the directory lock (tests that open one directory twice on purpose);
+	 * processes use `NedbStore.open`.
+	 * @param dir directory holding this store's datafiles; null keeps everything in memory
+	 */
 	constructor(private readonly dir: string | null) {}
 
-	private async open<T>(name: string): Promise<Datastore<T>> {
-		if (this.dir) fs.mkdirSync(this.dir, { recursive: true });
-		const db = new Datastore<T>(this.dir ? { filename: path.join(this.dir, `${name}.db`) } : { inMemoryOnly: true });
-		await db.loadDatabaseAsync();
-		if (this.dir) db.setAutocompactionInterval(COMPACTION_INTERVAL_MS);
-		this.datastores.push(db as Datastore);
-		return db;
+	/** The store of `dir`, locked for this process until `close` (lib/store/lock.ts). */
+	static async open(dir: string): Promise<NedbStore> {
+		const store = new NedbStore(dir);
+		store.lock = await lockDirectory(dir);
+		return store;
+	}
+
+	private open<T>(name: string): Promise<Datastore<T>> {
+		let opening = this.datastores.get(name);
+		if (!opening) {
+			opening = (async () => {
+				if (this.dir) fs.mkdirSync(this.dir, { recursive: true });
+				const db = new Datastore(this.dir ? { filename: path.join(this.dir, `${name}.db`) } : { inMemoryOnly: true });
+				await db.loadDatabaseAsync();
+				if (this.dir) db.setAutocompactionInterval(COMPACTION_INTERVAL_MS);
+				return db;
+			})();
+			this.datastores.set(name, opening);
+		}
+		return opening as Promise<Datastore<T>>;
 	}
 
 	async collection<T extends BaseDoc>(name: string, indexes: IndexSpec[] = []): Promise<Collection<T>> {
@@ -140,9 +163,8 @@ export class NedbStore implements DocumentStore {
 	}
 
 	async nextId(sequence: string): Promise<number> {
-		// The promise, not the datastore, is kept: concurrent first calls must share one open.
-		this.sequences ??= this.open<{ _id: string; value: number }>("_sequences");
-		const { affectedDocuments } = await (await this.sequences).updateAsync(
+		const sequences = await this.open<{ _id: string; value: number }>("_sequences");
+		const { affectedDocuments } = await sequences.updateAsync(
 			{ _id: sequence },
 			{ $inc: { value: 1 } },
 			{ upsert: true, returnUpdatedDocs: true }
@@ -155,11 +177,18 @@ export class NedbStore implements DocumentStore {
 	}
 
 	async close(): Promise<void> {
-		for (const db of this.datastores) {
-			db.stopAutocompaction();
-			if (this.dir) await db.compactDatafileAsync();
+		const opened = [...this.datastores.values()];
+		this.datastores.clear();
+		try {
+			for (const opening of await Promise.allSettled(opened)) {
+				if (opening.status === "rejected") continue;
+				const db = opening.value;
+				db.stopAutocompaction();
+				if (this.dir) await db.compactDatafileAsync();
+			}
+		} finally {
+			await this.lock?.release();
+			this.lock = null;
 		}
-		this.datastores.length = 0;
-		this.sequences = null;
 	}
 }

@@ -253,7 +253,7 @@ describe("a client's X-Request-ID", () => {
 describe("secrets", () => {
 	it("no span carries a token or a password; URLs, params and validation errors show *** instead", async () => {
 		expect((await client.post("/user/login/", { username: `nobody-${Date.now()}`, password: "wrong-password-1" })).status_code).toBe(401);
-		expect((await client.post("/user/login/", { username: "someone", password: "abc" })).status_code).toBe(400);
+		expect((await client.post("/user/register/", { username: "someone", password: "abc" })).status_code).toBe(400);
 		expect((await client.post("/favorite/action/", { token: bob.token, video_id: 1, action_type: 1 })).status_code).toBe(0);
 		expect((await client.get("/user/", { token: alice.token, user_id: bob.id })).status_code).toBe(0);
 		const last = await client.raw(`/douyin/user/?token=${encodeURIComponent(bob.token)}&user_id=${alice.id}`);
@@ -268,7 +268,7 @@ describe("secrets", () => {
 		expect(register.tags["params.username"]).toEqual(expect.any(String));
 		const wrong = collector.spans.find(span => span.name === "action 'users.login'" && span.tags["error.code"] === 401)!;
 		expect(wrong.tags).toMatchObject({ error: true, "params.password": "***", "error.type": "UNAUTHORIZED" });
-		const invalid = collector.spans.find(span => span.name === "action 'users.login'" && span.tags["error.name"] === "ValidationError")!;
+		const invalid = collector.spans.find(span => span.name === "action 'users.register'" && span.tags["error.name"] === "ValidationError")!;
 		expect(invalid.tags).toMatchObject({ "params.password": "***", "error.data.0.field": "password", "error.data.0.actual": "***" });
 		expect(collector.spans.some(span => span.name.startsWith("POST /douyin/publish/action"))).toBe(true);
 		const withToken = collector.spans.filter(span => /token=/.test(span.name));

@@ -1,6 +1,7 @@
 /**
  * users on a broker of its own, with the fact providers stubbed as small services of the
  * same names: registration rules, login, token resolution, and the batched facts.
+ * (Accounts stored by earlier versions: users.migration.test.ts.)
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -15,6 +16,7 @@ process.env.BCRYPT_COST = "10";
 // No health or metrics endpoint: a MoleTok started with `npm start` may hold their ports.
 process.env.HEALTH_PORT = "off";
 process.env.METRICS_PORT = "off";
+process.env.PASSWORD_HASH_THREADS = "1";
 
 const calls: { action: string; params: FactsParams }[] = [];
 function provider(name: string, facts: (id: number) => object, flags?: (id: number, viewerId: number) => object) {
@@ -74,15 +76,100 @@ describe("users", () => {
 	});
 
 	test.each([
-		[{ username: "", password: "secret1" }, /username/],
-		[{ username: "x".repeat(33), password: "secret1" }, /username/],
-		[{ username: "bob", password: "short" }, /password/],
-		[{ username: "bob", password: "p".repeat(33) }, /password/],
-		[{ password: "secret1" }, /username/]
-	])("register refuses %o", async (params, field) => {
+		[{ username: "", password: "secret1" }, "username must not be empty"],
+		[{ username: "   ", password: "secret1" }, "username must not be empty"],
+		[{ username: "x".repeat(33), password: "secret1" }, "username must be at most 32 characters"],
+		[{ username: "bob", password: "short" }, "password must be at least 6 characters"],
+		[{ username: "bob", password: "p".repeat(33) }, "password must be at most 32 characters"],
+		[{ password: "secret1" }, "username is required"],
+		[{ username: "bob" }, "password is required"],
+		[{ username: "bob\u0000", password: "secret1" }, "username must not contain control or invisible characters"],
+		[{ username: "bo\nb", password: "secret1" }, "username must not contain control or invisible characters"],
+		[{ username: "bo\u200bb", password: "secret1" }, "username must not contain control or invisible characters"],
+		[{ username: "bob\u202egnp.exe", password: "secret1" }, "username must not contain control or invisible characters"],
+		[{ username: "bo\u2028b", password: "secret1" }, "username must not contain control or invisible characters"],
+		[{ username: "bo\ud800b", password: "secret1" }, "username must not contain control or invisible characters"]
+	])("register refuses %j", async (params, message) => {
 		const err = await rejection(broker.call("users.register", params));
 		expect(err).toBeInstanceOf(Errors.ValidationError);
-		expect(JSON.stringify(err.data)).toMatch(field);
+		expect((err.data as { message: string }[]).map(item => item.message)).toEqual([message]);
+	});
+
+	test("names that differ only in case, width or compatibility form are one name: refused, and any spelling logs in", async () => {
+		const { user_id } = await broker.call<{ user_id: number }, object>("users.register", { username: "Zoë Müller", password: "secret1" });
+		for (const lookalike of ["zoë müller", "ZOË MÜLLER", "Ｚｏë Ｍüｌｌｅｒ", "Zoë  Müller", "Zoe\u0308 Müller", "Zoë\u00a0Müller"]) {
+			const err = await rejection(broker.call("users.register", { username: lookalike, password: "secret2" }));
+			expect(err.type).toBe("CONFLICT");
+			expect(err.code).toBe(409);
+			expect(err.message).toBe(
+				`username "${lookalike}" is already taken (names differing only in letter case or width count as the same): choose another one`
+			);
+			expect(await broker.call("users.login", { username: lookalike, password: "secret1" })).toMatchObject({ user_id });
+		}
+		const { users } = await broker.call<{ users: Record<number, { name: string }> }, object>("users.getMany", { ids: [user_id] });
+		expect(users[user_id].name).toBe("Zoë Müller");
+	});
+
+	test("case folding goes beyond lower case: ß is ss, final sigma is sigma, the ligature ﬁ is fi", async () => {
+		await broker.call("users.register", { username: "straße", password: "secret1" });
+		await broker.call("users.register", { username: "ὈΔΥΣΣΕΎΣ", password: "secret1" });
+		await broker.call("users.register", { username: "fish", password: "secret1" });
+		for (const lookalike of ["STRASSE", "strasse", "ὀδυσσεύς", "ὀδυσσεύσ", "ﬁsh"])
+			expect((await rejection(broker.call("users.register", { username: lookalike, password: "secret1" }))).code).toBe(409);
+	});
+
+	test.each([
+		["a wrong password of the right length", "secret9"],
+		["a one-character password", "s"],
+		["an empty password", ""],
+		["a password of 33 characters", "s".repeat(33)],
+		["a password of 5,000 characters", "s".repeat(5000)]
+	])("login with %s is 401 'wrong username or password'", async (_name, password) => {
+		const err = await rejection(broker.call("users.login", { username: "alice", password }));
+		expect(err).toMatchObject({ code: 401, type: "UNAUTHORIZED", message: "wrong username or password" });
+	});
+
+	test.each([
+		["an unknown name", "nobody"],
+		["a name longer than any account's", "a".repeat(100)],
+		["a name with a NUL", "alice\u0000"],
+		["an empty name", ""]
+	])("login with %s is 401 'wrong username or password'", async (_name, username) => {
+		const err = await rejection(broker.call("users.login", { username, password: "secret1" }));
+		expect(err).toMatchObject({ code: 401, type: "UNAUTHORIZED", message: "wrong username or password" });
+	});
+
+	test("login without a password or a name is a bad request", async () => {
+		const err = await rejection(broker.call("users.login", { username: "alice" }));
+		expect(err).toBeInstanceOf(Errors.ValidationError);
+		expect((err.data as { message: string }[]).map(item => item.message)).toEqual(["password is required"]);
+	});
+
+	test("every character of a password counts, beyond bcrypt's 72 bytes (25 CJK characters are 75)", async () => {
+		const stem = "密码".repeat(12) + "码"; // 25 characters, 75 bytes in UTF-8
+		const { user_id } = await broker.call<{ user_id: number }, object>("users.register", { username: "cjk", password: `${stem}甲` });
+		expect(await broker.call("users.login", { username: "cjk", password: `${stem}甲` })).toMatchObject({ user_id });
+		for (const other of [`${stem}乙`, stem, `${stem}甲甲`])
+			expect((await rejection(broker.call("users.login", { username: "cjk", password: other }))).code).toBe(401);
+	});
+
+	test("a login whose caller gave up waiting in the queue costs no hash", async () => {
+		const users = broker.getLocalService("users") as unknown as { passwords: { verify(...args: unknown[]): Promise<boolean> } };
+		await broker.call("users.register", { username: "patient", password: "secret1" });
+		const verify = jest.spyOn(users.passwords, "verify");
+		try {
+			// One hashing thread, two logins at a time: most of these wait longer than 200 ms.
+			const impatient = await Promise.allSettled(
+				Array.from({ length: 30 }, () => broker.call("users.login", { username: "patient", password: "wrong-password" }, { timeout: 200 }))
+			);
+			const timedOut = impatient.filter(r => r.status === "rejected" && (r.reason as Errors.MoleculerError).type === "REQUEST_TIMEOUT");
+			expect(timedOut.length).toBeGreaterThan(0);
+			// Queued behind them (first in, first out): when it is answered, every one of them was dequeued.
+			expect(await broker.call("users.login", { username: "patient", password: "secret1" })).toMatchObject({ user_id: expect.any(Number) });
+			expect(verify.mock.calls.length).toBeLessThanOrEqual(31 - timedOut.length + 2);
+		} finally {
+			verify.mockRestore();
+		}
 	});
 
 	test("login: the same message for a wrong password and an unknown user", async () => {
