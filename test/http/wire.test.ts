@@ -76,7 +76,7 @@ describe("every answer carries every field the IDL marks required", () => {
 	// One failing request per route, answered with the exact envelope and the route's zero fields.
 	const failures: [string, string, () => Promise<Envelope>, () => object][] = [
 		["GET", "/feed/", () => client.get("/feed/", { latest_time: "soon" }), () => ({ status_code: 400, status_msg: BAD_ID("latest_time"), video_list: [], next_time: 0 })],
-		["POST", "/user/register/ (taken)", () => client.post("/user/register/", { username: alice.username, password: "secret123" }), () => ({ status_code: 409, status_msg: `username "${alice.username}" is already taken: choose another one`, user_id: 0, token: "" })],
+		["POST", "/user/register/ (taken)", () => client.post("/user/register/", { username: alice.username, password: "secret123" }), () => ({ status_code: 409, status_msg: `username "${alice.username}" is already taken (names differing only in letter case or width count as the same): choose another one`, user_id: 0, token: "" })],
 		["POST", "/user/login/ (wrong password)", () => client.post("/user/login/", { username: alice.username, password: "wrong-password" }), () => ({ status_code: 401, status_msg: "wrong username or password", user_id: 0, token: "" })],
 		["GET", "/user/ (no token)", () => client.get("/user/", { user_id: alice.id }), () => ({ status_code: 401, status_msg: "token is required: log in and send the token parameter", user: ZERO_USER })],
 		["POST", "/publish/action/ (no token)", () => client.postMultipart("/publish/action/", uploadForm({ title: "t" })), () => ({ status_code: 401, status_msg: "token is required: log in and send the token parameter" })],
