@@ -14,7 +14,7 @@ import path from "node:path";
 import { Client } from "../helpers/client";
 import { until } from "../helpers/real-servers";
 import { startSystem, type System } from "../helpers/system";
-import { uploadForm, waitForVideo } from "../helpers/videos";
+import { BINARIES, mpeg4Mkv, uploadForm } from "../helpers/videos";
 
 const ROOT = path.join(__dirname, "..", "..");
 const PROMPT = "mol $ ";
@@ -134,7 +134,11 @@ describe("the attached REPL's transcode-job commands (need transcoder.list / tra
 		system = await startSystem({
 			env: { NAMESPACE: `${NAMESPACE}j`, JWT_SECRET, TRANSCODE_MAX_ATTEMPTS: "1" },
 			replicas: { api: 1, videos: 1 },
-			processEnv: (service): Record<string, string> => (service === "transcoder" ? { FFMPEG_PATH: path.join(ROOT, "test/fixtures/bin/ffmpeg-fails") } : {})
+			// The check passes (the real ffmpeg); the re-encode of an MPEG-4 Part 2 upload fails.
+			processEnv: (service): Record<string, string> =>
+				service === "transcoder"
+					? { FFMPEG_PATH: path.join(ROOT, "test/fixtures/bin/ffmpeg-encode-fails"), MOLETOK_TEST_REAL_FFMPEG: BINARIES.ffmpeg }
+					: {}
 		});
 		client = new Client(system.url);
 		repl = new ReplSession({ ...clusterEnv(), NAMESPACE: `${NAMESPACE}j` });
@@ -148,17 +152,17 @@ describe("the attached REPL's transcode-job commands (need transcoder.list / tra
 
 	it("lists failed jobs, retries one, and says when there is nothing to retry", async () => {
 		const user = await client.register();
-		const published = await client.postMultipart<{ video_id: number }>("/publish/action/", uploadForm({ token: user.token, title: "fails" }));
+		const published = await client.postMultipart<{ video_id: number }>("/publish/action/", uploadForm({ token: user.token, title: "fails" }, mpeg4Mkv()));
 		expect(published).toMatchObject({ status_code: 0 });
-		expect(await waitForVideo(system.broker, published.video_id)).toMatchObject({ status: "failed" });
 		const videoId = published.video_id;
+		const job = () => system.broker.call<{ status: string; updatedAt: number }, object>("transcoder.job", { videoId });
+		await until("its re-encode to fail", async () => ((await job()).status === "failed" ? true : undefined));
 
 		const failed = (await repl.run("jobs failed")).split("\n");
 		expect(failed[0]).toMatch(/^video\s+status\s+attempts\s+updated\s+last error$/);
 		expect(failed[1]).toMatch(new RegExp(`^${videoId}\\s+failed\\s+1\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ\\s+\\S`));
 		expect(await repl.run("jobs done")).toBe("no done transcode jobs");
 
-		const job = () => system.broker.call<{ status: string; updatedAt: number }, object>("transcoder.job", { videoId });
 		const before = await job();
 		expect(await repl.run(`retry ${videoId}`)).toBe(`video ${videoId}: its transcode job is queued again`);
 		await until("the retried job to fail again", async () => {

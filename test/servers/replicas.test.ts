@@ -142,7 +142,8 @@ describe("transcoder replicas", () => {
 describe("graceful shutdown under load", () => {
 	let system: System;
 	beforeAll(async () => {
-		system = await startSystem({ env: { SHUTDOWN_DELAY_MS: "1500" } });
+		// The load likes as one user as fast as it can: far past the writes limit a person has.
+		system = await startSystem({ env: { SHUTDOWN_DELAY_MS: "1500", RATE_LIMIT_WRITES: "1000000/1m" } });
 	});
 	afterAll(() => system.stop());
 
