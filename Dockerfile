@@ -11,7 +11,7 @@
 
 ARG NODE_IMAGE=node:24-bookworm-slim
 
-# --- build: TypeScript to dist/ ------------------------------------------------------------
+# --- build: TypeScript to dist/, the web client and the API reference to dist/web -----------
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -25,7 +25,10 @@ COPY tsconfig.json tsconfig.build.json moleculer.config.ts ./
 COPY lib ./lib
 COPY mixins ./mixins
 COPY services ./services
-RUN npx tsc -p tsconfig.build.json
+# The web client (Vite, web/) and the OpenAPI document it serves at /openapi.json.
+COPY web ./web
+COPY docs/openapi.json ./docs/
+RUN npx tsc -p tsconfig.build.json && npm run build:web
 
 # --- runtime ---------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime

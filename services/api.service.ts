@@ -14,6 +14,7 @@ import { ROUTES, envelopeOf, multipartFields, success } from "../lib/http";
 import { encodeAnswer } from "../lib/json-text";
 import type { AppMeta } from "../lib/meta";
 import { type Gateway, handleUpload, serveMedia } from "../lib/media-http";
+import { webRoute } from "../lib/web-static";
 import { StorageMixin, type StorageVars } from "../mixins/storage.mixin";
 
 type Req = IncomingMessage & {
@@ -89,7 +90,8 @@ const ApiService: ServiceSchema<Record<string, unknown>, ApiMethods, ApiThis> = 
 						return serveMedia(this, req, res);
 					}
 				}
-			}
+			},
+			webRoute()
 		],
 		onError(this: ApiThis, req: Req, res: ServerResponse, err: Error) {
 			const envelope = envelopeOf(err, req);

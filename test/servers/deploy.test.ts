@@ -362,7 +362,7 @@ describe("Dockerfile, replayed without Docker", () => {
 			expect(major).not.toBeNull();
 			expect(Number(major![1])).toBeGreaterThanOrEqual(engines);
 		}
-		expect(replay.stages[0].ran).toEqual(expect.arrayContaining([expect.stringMatching(/^npm (ci|install)\b/), "npx tsc -p tsconfig.build.json"]));
+		expect(replay.stages[0].ran).toEqual(expect.arrayContaining([expect.stringMatching(/^npm (ci|install)\b/), "npx tsc -p tsconfig.build.json", "npm run build:web"]));
 		expect(runtime.ran).toEqual(expect.arrayContaining([expect.stringMatching(/^npm (ci|install) --omit=dev\b/)]));
 	});
 
@@ -399,6 +399,10 @@ describe("Dockerfile, replayed without Docker", () => {
 		expect(devOnly).toEqual(expect.arrayContaining(["jest", "typescript"]));
 		expect(devOnly.filter(present)).toEqual([]);
 		expect(Object.keys(pkg.dependencies).filter(name => !present(name))).toEqual([]);
+		// The web client and the API reference, built (web/ and docs/ stay out).
+		expect(fs.existsSync(path.join(runtimeApp, "dist/web/index.html"))).toBe(true);
+		expect(fs.readFileSync(path.join(runtimeApp, "dist/web/openapi.json"), "utf8")).toBe(fs.readFileSync(path.join(ROOT, "docs/openapi.json"), "utf8"));
+		expect(fs.existsSync(path.join(runtimeApp, "web"))).toBe(false);
 		// No TypeScript sources or tests in the image.
 		expect(fs.existsSync(path.join(runtimeApp, "lib"))).toBe(false);
 		expect(fs.existsSync(path.join(runtimeApp, "test"))).toBe(false);
@@ -446,6 +450,14 @@ describe("Dockerfile, replayed without Docker", () => {
 			};
 			expect(user).toMatchObject({ status_code: 0, user: { id: registered.user_id, name: username } });
 			expect(await (await fetch(`${api}/douyin/feed/`)).json()).toMatchObject({ status_code: 0, video_list: expect.any(Array) });
+		});
+
+		it("serves the web client at / and the API reference at /docs/", async () => {
+			const page = await fetch(`${api}/`);
+			expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
+			expect(await page.text()).toContain('<div id="app">');
+			expect((await fetch(`${api}/docs/`)).status).toBe(200);
+			expect(((await (await fetch(`${api}/openapi.json`)).json()) as { openapi: string }).openapi).toBe("3.1.0");
 		});
 
 		it("serves Prometheus metrics on METRICS_PORT (what the pods' scrape annotations point at)", async () => {
