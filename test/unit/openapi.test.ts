@@ -63,6 +63,18 @@ test("every answer is a success or an error with the envelope's codes", () => {
 		}
 });
 
+test("every operation shows a success and a failure example, and both match its schemas", () => {
+	type Examples = Record<string, { value: { status_code: number } }>;
+	for (const [pathname, operations] of Object.entries(doc.paths))
+		for (const [method, operation] of Object.entries(operations)) {
+			const examples = (operation.responses["200"].content["application/json"] as unknown as { examples: Examples }).examples;
+			expect(Object.keys(examples)).toEqual(["success", "failure"]);
+			expect(examples.success.value.status_code).toBe(0);
+			expect(examples.failure.value.status_code).not.toBe(0);
+			for (const example of Object.values(examples)) expect(() => checkAnswer(method.toUpperCase(), `http://h${pathname}`, example.value)).not.toThrow();
+		}
+});
+
 describe("the checker", () => {
 	test("accepts answers that match", () => {
 		expect(() => checkAnswer("GET", "http://h/douyin/feed/?token=x", { status_code: 0, status_msg: "success", video_list: [video], next_time: 1 })).not.toThrow();

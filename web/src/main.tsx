@@ -1,3 +1,5 @@
-import "./app.css";
 import { render } from "preact";
-render(<p>MoleTok</p>, document.getElementById("app")!);
+import { App } from "./app";
+import "./app.css";
+
+render(<App />, document.getElementById("app")!);
