@@ -13,7 +13,7 @@ export interface RouteSpec {
 	action: string;
 }
 
-/** Every /douyin route of ../shared/API.md. */
+/** Every /douyin route of docs/API.md (and docs/openapi.json). */
 export const ROUTES: readonly RouteSpec[] = [
 	{ method: "GET", path: "/feed", action: "videos.feed" },
 	{ method: "POST", path: "/user/register", action: "users.register" },

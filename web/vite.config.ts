@@ -50,6 +50,10 @@ export default defineConfig({
 		chunkSizeWarningLimit: 200,
 		reportCompressedSize: false
 	},
+	// `npm run dev:web`: the client with hot reload, the API from a running MoleTok (npm start).
+	server: {
+		proxy: Object.fromEntries(["/douyin", "/media", "/openapi.json"].map(prefix => [prefix, process.env.MOLETOK_URL ?? "http://127.0.0.1:8080"]))
+	},
 	plugins: [apiReference()],
 	logLevel: "warn"
 });

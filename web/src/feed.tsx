@@ -6,7 +6,7 @@ import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { api, ApiError, type Video } from "./api";
 import { useVideoList, VideoDeck } from "./deck";
 import { useSession } from "./session";
-import { Empty, Failure, Icon, Spinner } from "./ui";
+import { Empty, Failure, Icon, Logo, Spinner } from "./ui";
 
 interface FeedState {
 	viewer: number | null;
@@ -102,17 +102,23 @@ export function Feed() {
 	);
 
 	return (
-		<VideoDeck
-			label="Feed"
-			videos={videos}
-			patchVideo={patchVideo}
-			patchAuthor={patchAuthor}
-			onNearEnd={onNearEnd}
-			tail={tail}
-			startIndex={restored?.index ?? 0}
-			onIndexChange={value => {
-				index.current = value;
-			}}
-		/>
+		<>
+			<header class="feed-top" aria-hidden="true">
+				<Logo size={26} />
+				<span>For you</span>
+			</header>
+				<VideoDeck
+				label="Feed"
+				videos={videos}
+				patchVideo={patchVideo}
+				patchAuthor={patchAuthor}
+				onNearEnd={onNearEnd}
+				tail={tail}
+				startIndex={restored?.index ?? 0}
+				onIndexChange={value => {
+					index.current = value;
+				}}
+			/>
+		</>
 	);
 }
