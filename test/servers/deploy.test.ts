@@ -282,10 +282,15 @@ function buildContext(target: string): string[] {
 	return files;
 }
 
-/** The environment `docker build` gives RUN steps here: PATH, HOME (npm's cache) and proxy settings only. */
+/**
+ * The environment `docker build` gives RUN steps here: PATH, HOME (npm's cache) and the
+ * network settings only: proxies, and the CA that a TLS-inspecting proxy signs with (a
+ * package missing from npm's cache is fetched through it).
+ */
 function buildEnvironment(): NodeJS.ProcessEnv {
 	const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, npm_config_prefer_offline: "true", npm_config_update_notifier: "false" };
-	for (const [name, value] of Object.entries(process.env)) if (/^(https?_proxy|no_proxy|npm_config_(cache|registry|userconfig))$/i.test(name)) env[name] = value;
+	for (const [name, value] of Object.entries(process.env))
+		if (/^(https?_proxy|no_proxy|node_extra_ca_certs|npm_config_(cache|registry|userconfig|cafile))$/i.test(name)) env[name] = value;
 	return env;
 }
 
