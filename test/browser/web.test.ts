@@ -13,6 +13,7 @@ import type { Page } from "playwright-core";
 import path from "node:path";
 import { DESKTOP, openBrowser, PHONE, type Person, SCREENSHOT_DIR, screenshot } from "../helpers/browser";
 import { Client } from "../helpers/client";
+import { until } from "../helpers/real-servers";
 import { startSystem, type System } from "../helpers/system";
 import { FIXTURE_MP4, uploadForm } from "../helpers/videos";
 
@@ -353,6 +354,47 @@ describe("sessions", () => {
 	test("no page reported an error", () => {
 		// Media requests cut short by moving through the feed are not errors of the app.
 		expect([...alice.errors, ...bob.errors].filter(message => !/net::ERR_ABORTED/.test(message))).toEqual([]);
+	});
+});
+
+describe("the feed", () => {
+	test("pages with next_time, newest first, and says when there is nothing more", async () => {
+		// 30 more videos: with alice's two, the feed has a full page of 30 and a second one.
+		const { token } = await sessionOf(alice.page);
+		const published = await Promise.all(Array.from({ length: 30 }, (_, i) => client.postMultipart("/publish/action/", uploadForm({ token, title: `Bear number ${i + 1}` }))));
+		expect(published.map(answer => answer.status_code)).toEqual(Array(30).fill(0));
+		// Publish may answer before a video is ready: wait until every one is listed.
+		await until("32 videos in alice's list", async () => {
+			const listed = await client.get<{ video_list: unknown[] }>("/publish/list/", { user_id: ids.alice });
+			return listed.video_list.length === 32 || undefined;
+		});
+		const first = await client.get<{ video_list: { id: number }[]; next_time: number }>("/feed/");
+		const second = await client.get<{ video_list: { id: number }[]; next_time: number }>("/feed/", { latest_time: first.next_time });
+		const newestFirst = [...first.video_list, ...second.video_list].map(video => String(video.id));
+		expect(newestFirst).toHaveLength(32);
+
+		const { page } = bob;
+		const asked: string[] = [];
+		page.on("request", request => {
+			const requested = new URL(request.url());
+			if (requested.pathname === "/douyin/feed/") asked.push(requested.searchParams.get("latest_time") ?? "");
+		});
+		await page.goto(url("/"));
+		await page.locator('.slide[data-index="29"]').waitFor({ state: "attached" });
+		expect(await page.locator(".slide[data-video-id]").count()).toBe(30);
+		expect(asked).toEqual([""]);
+
+		// A swipe to the end of the first page loads the next one, from next_time.
+		await page.locator(".deck").evaluate((deck: HTMLElement) => (deck.scrollTop = 28 * deck.clientHeight));
+		await page.locator('.slide[data-index="31"]').waitFor({ state: "attached" });
+		expect(asked.slice(0, 2)).toEqual(["", String(first.next_time)]);
+		expect(await page.locator(".slide[data-video-id]").evaluateAll(slides => slides.map(slide => (slide as HTMLElement).dataset.videoId))).toEqual(newestFirst);
+
+		await page.locator(".deck").evaluate((deck: HTMLElement) => (deck.scrollTop = deck.scrollHeight));
+		await page.getByText("You're all caught up").waitFor();
+		expect(asked).toEqual(["", String(first.next_time), String(second.next_time)]);
+		// With the end on screen, no video plays.
+		await page.waitForFunction(() => Array.from(document.querySelectorAll("video")).every(video => video.paused));
 	});
 });
 

@@ -4,52 +4,10 @@
  * `data`, `token` and `title`. Every answer is an envelope; a non-zero status_code becomes an
  * ApiError carrying the server's own words.
  */
+import type { Comment, FriendUser, Message, User, Video } from "../../lib/wire";
 
-export interface User {
-	id: number;
-	name: string;
-	follow_count: number;
-	follower_count: number;
-	is_follow: boolean;
-	avatar: string;
-	background_image: string;
-	signature: string;
-	total_favorited: number;
-	work_count: number;
-	favorite_count: number;
-}
-
-export interface FriendUser extends User {
-	message: string;
-	/** 0: I received the latest message; 1: I sent it. */
-	msgType: number;
-}
-
-export interface Video {
-	id: number;
-	author: User;
-	play_url: string;
-	cover_url: string;
-	favorite_count: number;
-	comment_count: number;
-	is_favorite: boolean;
-	title: string;
-}
-
-export interface Comment {
-	id: number;
-	user: User;
-	content: string;
-	create_date: string;
-}
-
-export interface Message {
-	id: number;
-	to_user_id: number;
-	from_user_id: number;
-	content: string;
-	create_time: number;
-}
+/** The wire objects: the very types the services answer with (lib/wire.ts). */
+export type { Comment, FriendUser, Message, User, Video };
 
 interface Envelope {
 	status_code: number;

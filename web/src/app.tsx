@@ -26,7 +26,7 @@ function NotFound() {
 
 /** A refused token (expired, or the server's secret changed) ends the session, with a reason. */
 function SessionGuard() {
-	const { route, url } = useLocation();
+	const { route } = useLocation();
 	const current = useSession();
 	useEffect(() => {
 		whenUnauthorized(() => {
@@ -41,7 +41,6 @@ function SessionGuard() {
 	useEffect(() => {
 		if (current) api.user(current.userId, current.token).catch(() => undefined);
 	}, [current?.token]);
-	void url;
 	return null;
 }
 

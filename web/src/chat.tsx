@@ -5,27 +5,14 @@
  * so none is ever shown twice.
  */
 import { useCallback, useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
-import { useLocation, useRoute } from "preact-iso";
+import { useRoute } from "preact-iso";
 import { api, ApiError, type FriendUser, type Message, type User } from "./api";
 import { useSession } from "./session";
-import { Avatar, Empty, Failure, Icon, Spinner } from "./ui";
+import { Avatar, Empty, Failure, Icon, LoginFirst, Spinner } from "./ui";
 
 /** How often an open conversation asks for new messages (the Android app: about every second). */
 const POLL_MS = 1500;
 const MAX_MESSAGE = 1000;
-
-function LoginFirst({ what }: { what: string }) {
-	const { url } = useLocation();
-	return (
-		<div class="page page-center">
-			<Empty icon={<Icon.Inbox size={44} />} title={`Log in to ${what}`}>
-				<a class="btn btn-primary" href={`/login?next=${encodeURIComponent(url)}`}>
-					Log in
-				</a>
-			</Empty>
-		</div>
-	);
-}
 
 export function Inbox() {
 	const current = useSession();
@@ -42,7 +29,7 @@ export function Inbox() {
 	}, [current?.token]);
 	useEffect(load, [load]);
 
-	if (!current) return <LoginFirst what="chat with your friends" />;
+	if (!current) return <LoginFirst icon={<Icon.Inbox size={44} />} title="Log in to chat with your friends" />;
 	return (
 		<div class="page inbox">
 			<h1 class="page-title">Messages</h1>
@@ -161,7 +148,7 @@ export function Chat() {
 		if (element && stickToBottom.current) element.scrollTop = element.scrollHeight;
 	}, [messages.length, loaded]);
 
-	if (!current) return <LoginFirst what="chat" />;
+	if (!current) return <LoginFirst icon={<Icon.Inbox size={44} />} title="Log in to chat" />;
 
 	const send = async (event: Event) => {
 		event.preventDefault();

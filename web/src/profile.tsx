@@ -6,7 +6,7 @@ import { useVideoList, VideoDeck } from "./deck";
 import { resetFeed } from "./feed";
 import { notifyError } from "./notices";
 import { session, useRequireLogin, useSession } from "./session";
-import { Avatar, Empty, Failure, formatCount, Icon, Spinner } from "./ui";
+import { Avatar, Empty, Failure, formatCount, Icon, LoginFirst, Spinner } from "./ui";
 
 type Tab = "videos" | "liked" | "following" | "followers" | "friends";
 
@@ -20,7 +20,7 @@ const TABS: { id: Tab; label: string }[] = [
 
 export function Profile() {
 	const { params } = useRoute();
-	const { route, url } = useLocation();
+	const { route } = useLocation();
 	const current = useSession();
 	const userId = Number(params.id);
 	const [user, setUser] = useState<User | null>(null);
@@ -48,16 +48,7 @@ export function Profile() {
 		load();
 	}, [userId, current?.token]);
 
-	if (!current)
-		return (
-			<div class="page page-center">
-				<Empty icon={<Icon.User size={44} />} title="Log in to see profiles">
-					<a class="btn btn-primary" href={`/login?next=${encodeURIComponent(url)}`}>
-						Log in
-					</a>
-				</Empty>
-			</div>
-		);
+	if (!current) return <LoginFirst icon={<Icon.User size={44} />} title="Log in to see profiles" />;
 	if (error)
 		return (
 			<div class="page">

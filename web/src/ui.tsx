@@ -1,5 +1,6 @@
 /** Small shared pieces: icons, avatars, counts, loading and empty states. */
 import type { ComponentChildren, JSX } from "preact";
+import { useLocation } from "preact-iso";
 import type { User } from "./api";
 
 type IconProps = { size?: number; filled?: boolean; class?: string };
@@ -127,6 +128,20 @@ export function Failure({ message, retry }: { message: string; retry?: () => voi
 					Try again
 				</button>
 			)}
+		</div>
+	);
+}
+
+/** In place of a screen that needs an account: why, and the way to log in (and back here). */
+export function LoginFirst({ icon, title }: { icon: ComponentChildren; title: string }) {
+	const { url } = useLocation();
+	return (
+		<div class="page page-center">
+			<Empty icon={icon} title={title}>
+				<a class="btn btn-primary" href={`/login?next=${encodeURIComponent(url)}`}>
+					Log in
+				</a>
+			</Empty>
 		</div>
 	);
 }

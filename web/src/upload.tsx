@@ -7,11 +7,10 @@
  * video is in the author's list before it says "published".
  */
 import { useEffect, useRef, useState } from "preact/hooks";
-import { useLocation } from "preact-iso";
 import { api, ApiError, type UploadHandle, upload, type Video } from "./api";
 import { resetFeed } from "./feed";
 import { useSession } from "./session";
-import { Empty, formatBytes, Icon } from "./ui";
+import { formatBytes, Icon, LoginFirst } from "./ui";
 
 const MAX_TITLE = 100;
 /** How long to wait for an accepted upload to appear in the author's list. */
@@ -37,7 +36,6 @@ async function waitUntilListed(userId: number, token: string, videoId: number | 
 
 export function Upload() {
 	const current = useSession();
-	const { url } = useLocation();
 	const [file, setFile] = useState<File | null>(null);
 	const [preview, setPreview] = useState<string | null>(null);
 	const [title, setTitle] = useState("");
@@ -50,16 +48,7 @@ export function Upload() {
 	useEffect(() => () => handle.current?.abort(), []);
 	useEffect(() => () => void (preview && URL.revokeObjectURL(preview)), [preview]);
 
-	if (!current)
-		return (
-			<div class="page page-center">
-				<Empty icon={<Icon.Upload size={44} />} title="Log in to upload videos">
-					<a class="btn btn-primary" href={`/login?next=${encodeURIComponent(url)}`}>
-						Log in
-					</a>
-				</Empty>
-			</div>
-		);
+	if (!current) return <LoginFirst icon={<Icon.Upload size={44} />} title="Log in to upload videos" />;
 
 	const choose = (chosen: File | null | undefined) => {
 		if (!chosen) return;
