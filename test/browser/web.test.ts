@@ -286,6 +286,7 @@ describe("two people", () => {
 
 		await alice.page.goto(url("/inbox"));
 		expect(await alice.page.locator(".thread", { hasText: "bob" }).innerText()).toContain("Hi Alice, great bear video!");
+		await screenshot(alice.page, "inbox-phone");
 	});
 });
 
@@ -355,6 +356,20 @@ describe("sessions", () => {
 		// Media requests cut short by moving through the feed are not errors of the app.
 		expect([...alice.errors, ...bob.errors].filter(message => !/net::ERR_ABORTED/.test(message))).toEqual([]);
 	});
+});
+
+test("the API reference renders all 16 endpoints from this server, no CDN", async () => {
+	const { page } = bob;
+	const foreign: string[] = [];
+	page.on("request", request => {
+		if (!request.url().startsWith(system.url)) foreign.push(request.url());
+	});
+	await page.goto(url("/docs/"));
+	await page.locator(".opblock").nth(15).waitFor();
+	expect(await page.locator(".opblock").count()).toBe(16);
+	expect(await page.locator(".opblock-summary-path").allInnerTexts()).toContain("/douyin/message/chat/");
+	expect(foreign).toEqual([]);
+	await screenshot(page, "api-reference-desktop");
 });
 
 describe("the feed", () => {
