@@ -185,16 +185,34 @@ describe("two people", () => {
 		const { page } = bob;
 		const like = page.locator(".slide.is-active .rail-btn").first();
 		expect(await like.getAttribute("aria-pressed")).toBe("false");
+		const stored = page.waitForResponse(response => response.url().includes("/douyin/favorite/action/"));
 		await like.click();
 		expect(await like.getAttribute("aria-pressed")).toBe("true");
 		expect(await page.locator(".slide.is-active .like-count").innerText()).toBe("1");
 
+		await stored;
 		await page.reload();
 		await page.locator(`.slide.is-active[data-video-id="${ids.browserVideo}"]`).waitFor();
 		expect(await page.locator(".slide.is-active .rail-btn").first().getAttribute("aria-pressed")).toBe("true");
 		expect(await page.locator(".slide.is-active .like-count").innerText()).toBe("1");
 		const liked = await client.get<{ video_list: { id: number }[] }>("/favorite/list/", { user_id: ids.bob });
 		expect(liked.video_list.map(video => video.id)).toEqual([ids.browserVideo]);
+
+		// Unlike and like again with the keyboard (L): each shows at once and is what the server keeps.
+		const unliked = page.waitForResponse(response => response.url().includes("/douyin/favorite/action/"));
+		await page.keyboard.press("l");
+		expect(await page.locator(".slide.is-active .rail-btn").first().getAttribute("aria-pressed")).toBe("false");
+		expect(await page.locator(".slide.is-active .like-count").innerText()).toBe("0");
+		await unliked;
+		await page.reload();
+		await page.locator(`.slide.is-active[data-video-id="${ids.browserVideo}"]`).waitFor();
+		expect(await page.locator(".slide.is-active .like-count").innerText()).toBe("0");
+		await page.keyboard.press("l");
+		expect(await page.locator(".slide.is-active .like-count").innerText()).toBe("1");
+		await until("the like to be stored", async () => {
+			const again = await client.get<{ video_list: { id: number }[] }>("/favorite/list/", { user_id: ids.bob });
+			return again.video_list.length === 1 || undefined;
+		});
 	});
 
 	test("bob comments, sees his comment at once, and can delete only his own", async () => {
@@ -208,6 +226,17 @@ describe("two people", () => {
 		expect(await sheet.locator(".comment").count()).toBe(1);
 		expect(await sheet.getByRole("heading").innerText()).toBe("1 comment");
 		expect(await sheet.getByRole("button", { name: "Delete my comment" }).count()).toBe(1);
+
+		// A second one, deleted again (after a confirmation).
+		await sheet.getByLabel("Your comment").fill("Oops, wrong video");
+		await sheet.getByRole("button", { name: "Post" }).click();
+		await sheet.locator(".comment-text", { hasText: "Oops, wrong video" }).waitFor();
+		expect(await sheet.getByRole("heading").innerText()).toBe("2 comments");
+		await sheet.locator(".comment", { hasText: "Oops, wrong video" }).getByRole("button", { name: "Delete my comment" }).click();
+		await sheet.getByRole("button", { name: "Delete", exact: true }).click();
+		await sheet.locator(".comment-text", { hasText: "Oops, wrong video" }).waitFor({ state: "detached" });
+		expect(await sheet.locator(".comment-text").allInnerTexts()).toEqual(["What a lovely bear"]);
+		expect(await sheet.getByRole("heading").innerText()).toBe("1 comment");
 		await screenshot(page, "comments-desktop");
 		await page.keyboard.press("Escape");
 		await sheet.waitFor({ state: "detached" });
@@ -221,8 +250,10 @@ describe("two people", () => {
 		const { page } = bob;
 		const follow = page.locator(".slide.is-active .caption .pill");
 		expect(await follow.innerText()).toBe("Follow");
+		const stored = page.waitForResponse(response => response.url().includes("/douyin/relation/action/"));
 		await follow.click();
 		expect(await follow.innerText()).toBe("Following");
+		await stored;
 		await page.reload();
 		await page.locator(`.slide.is-active[data-video-id="${ids.browserVideo}"]`).waitFor();
 		expect(await page.locator(".slide.is-active .caption .pill").innerText()).toBe("Following");
