@@ -4,8 +4,9 @@
  *
  * The answer schema of an operation is `oneOf: [<X>Success, <X>Error]`; the check picks the
  * branch by `status_code` (0: success) so that a mismatch names the one field that is
- * wrong, not both branches. A /douyin route or method the document does not know must
- * answer the plain error envelope with 404 or 405.
+ * wrong, not both branches. A documented path asked with another method must answer that
+ * route's failure (405, with its zero-valued fields); a /douyin path the document does not
+ * know, the plain error envelope with 404.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -51,11 +52,17 @@ function load() {
 
 const schemaName = (ref: string) => ref.replace("#/components/schemas/", "");
 
-/** The operation of a request, by the document's path template (every path ends with a slash). */
-export function operationOf(method: string, url: string): { path: string; operation: Operation | undefined } {
+/**
+ * The operation of a request, by the document's path template (every path ends with a
+ * slash): the one asked for, or, for another method on a documented path, that path's own
+ * (`wrongMethod`).
+ */
+export function operationOf(method: string, url: string): { path: string; operation: Operation | undefined; wrongMethod: boolean } {
 	const { doc } = load();
 	const pathname = new URL(url, "http://x").pathname.replace(/\/*$/, "/");
-	return { path: pathname, operation: doc.paths[pathname]?.[method.toLowerCase()] };
+	const item = doc.paths[pathname];
+	const asked = item?.[method.toLowerCase()];
+	return { path: pathname, operation: asked ?? (item && Object.values(item)[0]), wrongMethod: Boolean(item && !asked) };
 }
 
 function describe(error: ErrorObject): string {
@@ -78,18 +85,19 @@ function describe(error: ErrorObject): string {
  */
 export function checkAnswer(method: string, url: string, body: unknown): void {
 	const { validator, doc } = load();
-	const { path: pathname, operation } = operationOf(method, url);
+	const { path: pathname, operation, wrongMethod } = operationOf(method, url);
 	const statusCode = (body as { status_code?: unknown })?.status_code;
 	let name: string;
 	if (operation) {
 		const answer = schemaName(operation.responses["200"].content["application/json"].schema.$ref);
 		const [success, failure] = doc.components.schemas[answer].oneOf ?? [];
-		name = schemaName(statusCode === 0 ? success.$ref : failure.$ref);
+		name = schemaName(statusCode === 0 && !wrongMethod ? success.$ref : failure.$ref);
 	} else name = "ErrorEnvelope";
 	const validate = validator(name);
 	const problems = validate(body) ? [] : (validate.errors ?? []).map(describe);
-	if (!operation && pathname.startsWith("/douyin/") && statusCode !== 404 && statusCode !== 405)
-		problems.push(`/status_code: ${String(statusCode)}, but a route the document does not know answers 404 or 405`);
+	if (wrongMethod && statusCode !== 405) problems.push(`/status_code: ${String(statusCode)}, but ${method} is not this route's method: 405`);
+	if (!operation && pathname.startsWith("/douyin/") && statusCode !== 404)
+		problems.push(`/status_code: ${String(statusCode)}, but a route the document does not know answers 404`);
 	if (problems.length > 0)
 		throw new Error(
 			`answer of ${method} ${pathname} does not match docs/openapi.json (${name}, status_code ${String(statusCode)}):\n  ${problems.join("\n  ")}\n  answer: ${JSON.stringify(body).slice(0, 500)}`

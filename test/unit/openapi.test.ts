@@ -84,6 +84,9 @@ describe("the checker", () => {
 		).not.toThrow();
 		expect(() => checkAnswer("POST", "http://h/douyin/publish/action/", { status_code: 0, status_msg: "success", video_id: 3 })).not.toThrow();
 		expect(() => checkAnswer("GET", "http://h/douyin/nope/", { status_code: 404, status_msg: "no such endpoint: GET /douyin/nope/" })).not.toThrow();
+		expect(() =>
+			checkAnswer("POST", "http://h/douyin/feed/", { status_code: 405, status_msg: "POST is not allowed on /douyin/feed/: use GET", video_list: [], next_time: 0 })
+		).not.toThrow();
 	});
 
 	test.each<[string, string, string, object, RegExp]>([
@@ -98,7 +101,9 @@ describe("the checker", () => {
 		["an error without a message", "POST", "/douyin/favorite/action/", { status_code: 400, status_msg: "" }, /\/status_msg must NOT have fewer than 1 characters/],
 		["a relative media URL", "GET", "/douyin/publish/list/", { status_code: 0, status_msg: "success", video_list: [{ ...video, play_url: "/media/a.mp4" }] }, /\/video_list\/0\/play_url/],
 		["a comment date that is not mm-dd", "GET", "/douyin/comment/list/", { status_code: 0, status_msg: "success", comment_list: [{ id: 1, user: user(1), content: "hi", create_date: "2026-05-01" }] }, /\/comment_list\/0\/create_date must match pattern/],
-		["an unknown route answering success", "GET", "/douyin/nope/", { status_code: 0, status_msg: "success" }, /a route the document does not know answers 404 or 405/]
+		["an unknown route answering success", "GET", "/douyin/nope/", { status_code: 0, status_msg: "success" }, /a route the document does not know answers 404/],
+		["a wrong method answering success", "GET", "/douyin/user/register/", { status_code: 0, status_msg: "success", user_id: 1, token: "t" }, /GET is not this route's method: 405/],
+		["a wrong method without the route's zero fields", "GET", "/douyin/user/login/", { status_code: 405, status_msg: "use POST" }, /field 'user_id' is missing/]
 	])("rejects %s, naming the request and the field", (_what, method, pathname, body, message) => {
 		expect(() => checkAnswer(method, `http://h${pathname}`, body)).toThrow(message);
 		expect(() => checkAnswer(method, `http://h${pathname}`, body)).toThrow(`answer of ${method} ${pathname} does not match docs/openapi.json`);
