@@ -51,8 +51,14 @@ export default defineConfig({
 		reportCompressedSize: false
 	},
 	// `npm run dev:web`: the client with hot reload, the API from a running MoleTok (npm start).
+	// The proxy drops the browser's Origin: to MoleTok it is the page's own server calling.
 	server: {
-		proxy: Object.fromEntries(["/douyin", "/media", "/openapi.json"].map(prefix => [prefix, process.env.MOLETOK_URL ?? "http://127.0.0.1:8080"]))
+		proxy: Object.fromEntries(
+			["/douyin", "/media", "/openapi.json"].map(prefix => [
+				prefix,
+				{ target: process.env.MOLETOK_URL ?? "http://127.0.0.1:8080", configure: proxy => proxy.on("proxyReq", request => request.removeHeader("origin")) }
+			])
+		)
 	},
 	plugins: [apiReference()],
 	logLevel: "warn"
