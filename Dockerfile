@@ -12,7 +12,7 @@
 # Debian 13 "trixie": its ffmpeg is 7.1 (Debian 12's is 5.1).
 ARG NODE_IMAGE=node:24-trixie-slim
 
-# --- build: TypeScript to dist/ ------------------------------------------------------------
+# --- build: TypeScript to dist/, the web client and the API reference to dist/web -----------
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -23,7 +23,10 @@ COPY tsconfig.json tsconfig.build.json moleculer.config.ts ./
 COPY lib ./lib
 COPY mixins ./mixins
 COPY services ./services
-RUN npx tsc -p tsconfig.build.json
+# The web client (Vite, web/) and the OpenAPI document it serves at /openapi.json.
+COPY web ./web
+COPY docs/openapi.json ./docs/
+RUN npx tsc -p tsconfig.build.json && npm run build:web
 
 # --- runtime ---------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime

@@ -1,5 +1,6 @@
 /**
  * `unit`: everything that needs no external server (embedded mode, in-process).
+ * `browser`: the web client in Debian's Chromium (scripts/browser.sh), against an embedded system.
  * `servers`: the real-server suites, plus the HTTP suites again with every service as its
  * own process over NATS, FerretDB, Redis and MinIO (test/helpers/system.ts, target cluster).
  */
@@ -10,6 +11,7 @@ const EMBEDDED_ONLY = ["call-count", "transcoder", "errors"];
 module.exports = {
 	projects: [
 		{ ...common, displayName: "unit", testMatch: ["<rootDir>/test/{unit,http}/**/*.test.ts"] },
+		{ ...common, displayName: "browser", testMatch: ["<rootDir>/test/browser/**/*.test.ts"] },
 		{
 			...common,
 			displayName: "servers",

@@ -152,10 +152,18 @@ export function runBudgeted(binary: string, args: string[], budgetMs: number): P
 			running.delete(child);
 			if (timedOut) return reject(new FfmpegRunError(`${name} was stopped after its budget of ${budgetMs / 1000} s`, true));
 			if (code === 0) return resolve(stdout);
-			const why = lastLine(stderr) || (signal ? `killed by ${signal}` : `exit code ${code}`);
+			// Messages reach clients: the scratch paths in ffmpeg's own lines are named by their file name only.
+			const why = withoutPaths(lastLine(stderr), args) || (signal ? `killed by ${signal}` : `exit code ${code}`);
 			reject(new FfmpegRunError(`${name} failed: ${why}`, false));
 		});
 	});
+}
+
+/** `text` with every absolute path among `args` shortened to its file name. */
+function withoutPaths(text: string, args: readonly string[]): string {
+	let result = text;
+	for (const arg of args) if (path.isAbsolute(arg)) result = result.split(arg).join(path.basename(arg));
+	return result;
 }
 
 function lastLine(text: string): string {

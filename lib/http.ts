@@ -54,7 +54,7 @@ const USERS = Object.freeze({ user_list: Object.freeze([]) });
 const CREDENTIALS = Object.freeze({ user_id: 0, token: "" });
 
 /**
- * Every /douyin route of the contract (../shared/API.md). `comment/action` owes no field:
+ * Every /douyin route of the contract (docs/API.md, docs/openapi.json). `comment/action` owes no field:
  * its `comment` is optional in the IDL, sent only when a comment was posted.
  */
 export const ROUTES: readonly RouteSpec[] = [

@@ -1,4 +1,4 @@
-/** The objects of the wire contract (../shared/API.md), field for field. */
+/** The objects of the wire contract (docs/API.md), field for field. */
 
 export interface User {
 	id: number;

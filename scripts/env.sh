@@ -44,4 +44,17 @@ ensure_build() {
 	ensure_deps
 	ensure_ffmpeg
 	(cd "$ROOT" && npx tsc -p tsconfig.build.json)
+	ensure_web
+}
+
+# The web client and the API reference (dist/web), rebuilt only when their sources changed:
+# the Vite build and the client's type check take a few seconds of the machine's two cores.
+ensure_web() {
+	local stamp="$ROOT/dist/.web-sources" sources
+	sources="$(cd "$ROOT" && find web lib/wire.ts docs/openapi.json package-lock.json -type f -print0 | sort -z | xargs -0 sha1sum | sha1sum)"
+	if [ ! -f "$ROOT/dist/web/index.html" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$sources" ]; then
+		echo "moletok: building the web client (dist/web)" >&2
+		(cd "$ROOT" && npm run --silent build:web >&2)
+		echo "$sources" > "$stamp"
+	fi
 }

@@ -32,6 +32,7 @@ import type { AppMeta } from "../lib/meta";
 import { type Gateway, handleUpload, serveMedia } from "../lib/media-http";
 import { firstValues } from "../lib/params";
 import { RateLimits } from "../lib/rate-limits";
+import { webRoute } from "../lib/web-static";
 import { StorageMixin, type StorageVars } from "../mixins/storage.mixin";
 
 type Req = IncomingMessage & {
@@ -159,7 +160,8 @@ const ApiService: ServiceSchema<Record<string, unknown>, ApiMethods, ApiThis> = 
 						return serveMedia(this, req, res);
 					}
 				}
-			}
+			},
+			webRoute()
 		],
 		onError(this: ApiThis, req: Req, res: ServerResponse, err: Error & { data?: { retryAfterSeconds?: number } }) {
 			const envelope = envelopeOf(err, req);

@@ -1,7 +1,10 @@
 /**
  * A small client that drives the API the way the camp's APK does: parameters in the
- * query string, answers checked against the envelope.
+ * query string, answers checked against the envelope and against the OpenAPI document
+ * (docs/openapi.json, helpers/openapi.ts), so the document cannot drift from the server.
  */
+import { checkAnswer } from "./openapi";
+
 export interface Envelope {
 	status_code: number;
 	status_msg?: string;
@@ -32,23 +35,23 @@ export class Client {
 	constructor(readonly base: string) {}
 
 	async get<T = Envelope>(path: string, params: Params = {}): Promise<T & Envelope> {
-		return this.read(await fetch(`${this.base}/douyin${path}${query(params)}`));
+		return this.read("GET", await fetch(`${this.base}/douyin${path}${query(params)}`));
 	}
 
 	/** POST with the parameters in the query string and an empty body, as the APK does. */
 	async post<T = Envelope>(path: string, params: Params = {}): Promise<T & Envelope> {
-		return this.read(await fetch(`${this.base}/douyin${path}${query(params)}`, { method: "POST" }));
+		return this.read("POST", await fetch(`${this.base}/douyin${path}${query(params)}`, { method: "POST" }));
 	}
 
 	/** POST with the parameters as an urlencoded body. */
 	async postForm<T = Envelope>(path: string, params: Params): Promise<T & Envelope> {
 		const body = new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)] as [string, string]));
-		return this.read(await fetch(`${this.base}/douyin${path}`, { method: "POST", body }));
+		return this.read("POST", await fetch(`${this.base}/douyin${path}`, { method: "POST", body }));
 	}
 
 	/** POST with the parameters as a multipart/form-data body. */
 	async postMultipart<T = Envelope>(path: string, form: FormData, params: Params = {}): Promise<T & Envelope> {
-		return this.read(await fetch(`${this.base}/douyin${path}${query(params)}`, { method: "POST", body: form }));
+		return this.read("POST", await fetch(`${this.base}/douyin${path}${query(params)}`, { method: "POST", body: form }));
 	}
 
 	/**
@@ -69,18 +72,24 @@ export class Client {
 			headers["Content-Type"] = "application/json";
 			body = typeof options.json === "string" ? options.json : JSON.stringify(options.json);
 		}
-		return this.read(await fetch(`${this.base}/douyin${path}${search ? `?${search}` : ""}`, { method, headers, body }));
+		return this.read(method, await fetch(`${this.base}/douyin${path}${search ? `?${search}` : ""}`, { method, headers, body }));
 	}
 
+
+	/** Any request; a JSON answer of a /douyin route is checked against the document too. */
 	async raw(path: string, init?: RequestInit): Promise<Response> {
-		return fetch(`${this.base}${path}`, init);
+		const res = await fetch(`${this.base}${path}`, init);
+		if (path.startsWith("/douyin") && /^application\/json/.test(res.headers.get("content-type") ?? ""))
+			checkAnswer(init?.method ?? "GET", res.url, await res.clone().json());
+		return res;
 	}
 
-	private async read<T>(res: Response): Promise<T & Envelope> {
+	private async read<T>(method: string, res: Response): Promise<T & Envelope> {
 		expect(res.status).toBe(200);
 		expect(res.headers.get("content-type")).toMatch(/^application\/json/);
 		const body = (await res.json()) as T & Envelope;
 		expect(typeof body.status_code).toBe("number");
+		checkAnswer(method, res.url, body);
 		return body;
 	}
 

@@ -284,10 +284,15 @@ function buildContext(target: string): string[] {
 	return files;
 }
 
-/** The environment `docker build` gives RUN steps here: PATH, HOME (npm's cache) and proxy settings only. */
+/**
+ * The environment `docker build` gives RUN steps here: PATH, HOME (npm's cache) and the
+ * network settings only: proxies, and the CA that a TLS-inspecting proxy signs with (a
+ * package missing from npm's cache is fetched through it).
+ */
 function buildEnvironment(): NodeJS.ProcessEnv {
 	const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, npm_config_prefer_offline: "true", npm_config_update_notifier: "false" };
-	for (const [name, value] of Object.entries(process.env)) if (/^(https?_proxy|no_proxy|npm_config_(cache|registry|userconfig))$/i.test(name)) env[name] = value;
+	for (const [name, value] of Object.entries(process.env))
+		if (/^(https?_proxy|no_proxy|node_extra_ca_certs|npm_config_(cache|registry|userconfig|cafile))$/i.test(name)) env[name] = value;
 	return env;
 }
 
@@ -375,7 +380,7 @@ describe("Dockerfile, replayed without Docker", () => {
 			expect(major).not.toBeNull();
 			expect(Number(major![1])).toBeGreaterThanOrEqual(engines);
 		}
-		expect(replay.stages[0].ran).toEqual(expect.arrayContaining([expect.stringMatching(/^npm (ci|install)\b/), "npx tsc -p tsconfig.build.json"]));
+		expect(replay.stages[0].ran).toEqual(expect.arrayContaining([expect.stringMatching(/^npm (ci|install)\b/), "npx tsc -p tsconfig.build.json", "npm run build:web"]));
 		expect(runtime.ran).toEqual(expect.arrayContaining([expect.stringMatching(/^npm (ci|install) --omit=dev\b/)]));
 	});
 
@@ -412,6 +417,10 @@ describe("Dockerfile, replayed without Docker", () => {
 		expect(devOnly).toEqual(expect.arrayContaining(["jest", "typescript"]));
 		expect(devOnly.filter(present)).toEqual([]);
 		expect(Object.keys(pkg.dependencies).filter(name => !present(name))).toEqual([]);
+		// The web client and the API reference, built (web/ and docs/ stay out).
+		expect(fs.existsSync(path.join(runtimeApp, "dist/web/index.html"))).toBe(true);
+		expect(fs.readFileSync(path.join(runtimeApp, "dist/web/openapi.json"), "utf8")).toBe(fs.readFileSync(path.join(ROOT, "docs/openapi.json"), "utf8"));
+		expect(fs.existsSync(path.join(runtimeApp, "web"))).toBe(false);
 		// No TypeScript sources or tests in the image.
 		expect(fs.existsSync(path.join(runtimeApp, "lib"))).toBe(false);
 		expect(fs.existsSync(path.join(runtimeApp, "test"))).toBe(false);
@@ -459,6 +468,14 @@ describe("Dockerfile, replayed without Docker", () => {
 			};
 			expect(user).toMatchObject({ status_code: 0, user: { id: registered.user_id, name: username } });
 			expect(await (await fetch(`${api}/douyin/feed/`)).json()).toMatchObject({ status_code: 0, video_list: expect.any(Array) });
+		});
+
+		it("serves the web client at / and the API reference at /docs/", async () => {
+			const page = await fetch(`${api}/`);
+			expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
+			expect(await page.text()).toContain('<div id="app">');
+			expect((await fetch(`${api}/docs/`)).status).toBe(200);
+			expect(((await (await fetch(`${api}/openapi.json`)).json()) as { openapi: string }).openapi).toBe("3.1.0");
 		});
 
 		it("serves Prometheus metrics on METRICS_PORT (what the pods' scrape annotations point at)", async () => {
