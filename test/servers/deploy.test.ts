@@ -979,7 +979,13 @@ describe("Helm chart helm/moletok", () => {
 		// External S3: the app derives media URLs from the endpoint (or presigns them).
 		expect(config).not.toHaveProperty("PUBLIC_BASE_URL");
 		for (const deployment of ofKind(objects, "Deployment"))
-			expect(envOf(deployment)).toEqual({ SERVICES: expect.any(String), NODE_ID: "<from>", TRANSPORTER: "nats://moletok-prod:$(NATS_PASSWORD)@nats.infra:4333" });
+			expect(envOf(deployment)).toEqual({
+				SERVICES: expect.any(String),
+				NODE_ID: "<from>",
+				TRANSPORTER: "nats://moletok-prod:$(NATS_PASSWORD)@nats.infra:4333",
+				// services.users.env's default: hashing threads for the pod, not the node.
+				...(deployment.metadata.name.endsWith("-users") ? { PASSWORD_HASH_THREADS: "2" } : {})
+			});
 		const monitor = named(objects, "ServiceMonitor", "moletok");
 		expect(monitor.metadata.labels).toMatchObject({ release: "prometheus" });
 		expect(monitor.spec.endpoints[0]).toMatchObject({ port: "metrics", path: "/metrics" });
