@@ -4,7 +4,7 @@
  */
 import type { BrokerOptions } from "moleculer";
 import { type Config, config } from "./lib/config";
-import { CountStoreMiddleware } from "./lib/counts-cache";
+import { InvalidationsMiddleware } from "./lib/counts-cache";
 import { HealthMiddleware } from "./lib/health";
 import { loggerOptions } from "./lib/logging";
 import { DomainMetricsMiddleware } from "./lib/metrics";
@@ -49,17 +49,22 @@ export function brokerOptions(cfg: Config = config()): BrokerOptions {
 				: { enabled: true, reporter: [{ type: "Prometheus", options: { port: cfg.metricsPort, host: cfg.host, path: "/metrics" } }] },
 		// Jaeger (JAEGER_ENDPOINT) or console spans of every action, tokens and passwords redacted.
 		tracing: tracingOptions(cfg),
+		// The one cache of every process (lib/counts-cache.ts, lib/read-model.ts): counts, change
+		// stamps, viewer flags, conversation clocks and send locks. Redis in a cluster (shared
+		// by every replica; one connection, whose client pipelines the reads of one tick into
+		// one round trip), an in-process LRU embedded.
 		cacher: cfg.redisUrl
 			? {
 					type: "Redis",
 					options: {
 						prefix: `${cfg.namespace}-cache`,
 						ttl: cfg.countsCacheTtl,
-						// Batches the many single-key reads of a page into one round trip.
-						redis: { url: cfg.redisUrl, enableAutoPipelining: true, maxRetriesPerRequest: 3 }
+						redis: { url: cfg.redisUrl, enableAutoPipelining: true, maxRetriesPerRequest: 3 },
+						// cacher.lock(): a busy lock is retried for up to about two seconds.
+						redlock: { retryCount: 40, retryDelay: 50, retryJitter: 50 }
 					}
 				}
-			: { type: "Memory", options: { ttl: cfg.countsCacheTtl, clone: false } },
+			: { type: "MemoryLRU", options: { ttl: cfg.countsCacheTtl, max: 200_000, clone: false } },
 		requestTimeout: cfg.requestTimeoutMs,
 		// A node that dies without saying goodbye (SIGKILL, OOM) is forgotten after 10 s
 		// instead of Moleculer's 30 s: until then calls routed to it time out.
@@ -79,7 +84,7 @@ export function brokerOptions(cfg: Config = config()): BrokerOptions {
 		middlewares: [
 			AuthMiddleware,
 			HealthMiddleware(cfg.healthPort, cfg.host),
-			CountStoreMiddleware,
+			InvalidationsMiddleware,
 			DomainMetricsMiddleware(),
 			BatchedSendsMiddleware,
 			...MOLECULER_MIDDLEWARES.filter(name => name !== "Metrics" || cfg.metricsActions)

@@ -210,6 +210,10 @@ export function loadConfig(env: Env = process.env): Config {
 	if (!["off", "console", "jaeger"].includes(tracing)) throw new ConfigError(`TRACE_EXPORTER must be off, console or jaeger, got "${tracing}"`);
 	if (tracing === "jaeger" && !jaegerEndpoint)
 		throw new ConfigError("TRACE_EXPORTER=jaeger needs JAEGER_ENDPOINT (e.g. http://jaeger-collector:14268/api/traces)");
+	if (transporter && !str(env, "REDIS_URL"))
+		throw new ConfigError(
+			"REDIS_URL is required in cluster mode (TRANSPORTER is set): every replica must share one cache, or each would serve what it alone remembers"
+		);
 	const secret = str(env, "JWT_SECRET");
 	if (transporter && !secret)
 		throw new ConfigError("JWT_SECRET is required in cluster mode (TRANSPORTER is set): every replica must share it");

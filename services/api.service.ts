@@ -11,7 +11,7 @@ import { tokenSigner } from "../lib/auth";
 import { config } from "../lib/config";
 import { unauthorized } from "../lib/errors";
 import { ROUTES, envelopeOf, multipartFields, success } from "../lib/http";
-import { encodeAnswer } from "../lib/json-text";
+import { JSON_TEXT_HEADER, encodeAnswer } from "../lib/json-text";
 import type { AppMeta } from "../lib/meta";
 import { type Gateway, handleUpload, serveMedia } from "../lib/media-http";
 import { StorageMixin, type StorageVars } from "../mixins/storage.mixin";
@@ -70,7 +70,9 @@ const ApiService: ServiceSchema<Record<string, unknown>, ApiMethods, ApiThis> = 
 				bodyParsers: { json: { limit: "64kb" }, urlencoded: { extended: false, limit: "64kb" } },
 				use: [multipartFields],
 				aliases: Object.fromEntries(ROUTES.filter(route => route.action !== "upload").map(route => [`${route.method} ${route.path}`, route.action])),
-				callOptions: { timeout: cfg.requestTimeoutMs },
+				// This gateway only writes answers out: an action may answer with ready JSON bytes
+				// (lib/json-text.ts; the feed does). A call header reaches the called action only.
+				callOptions: { timeout: cfg.requestTimeoutMs, headers: { [JSON_TEXT_HEADER]: true } },
 				onAfterCall(_ctx: Context, _route: unknown, _req: Req, _res: ServerResponse, data: object) {
 					return success(data);
 				}
@@ -111,7 +113,7 @@ const ApiService: ServiceSchema<Record<string, unknown>, ApiMethods, ApiThis> = 
 	},
 
 	methods: {
-		/** The answer's JSON; a JsonText in it (see authenticate) is written as it is. */
+		/** The answer's JSON; a JsonText in it (see the route's callOptions) is written as it is. */
 		encodeResponse(_req: Req, _res: ServerResponse, data: unknown) {
 			return encodeAnswer(data);
 		},
@@ -129,8 +131,6 @@ const ApiService: ServiceSchema<Record<string, unknown>, ApiMethods, ApiThis> = 
 		async authenticate(this: ApiThis, ctx: Context<unknown, AppMeta>, _route: unknown, req: Req) {
 			const token = req.$params.token;
 			delete req.$params.token;
-			// This gateway only writes answers out: services may answer with ready JSON text.
-			ctx.meta.$jsonText = true;
 			this.resolveUser(ctx, token, req.$action?.auth);
 			return null;
 		},

@@ -5,6 +5,7 @@
  */
 import fs from "node:fs";
 import { Readable } from "node:stream";
+import { JSON_TEXT_HEADER } from "../../lib/json-text";
 import { Client } from "../helpers/client";
 import { startSystem, type System } from "../helpers/system";
 import { FIXTURE_MP4, publishVideo, uploadForm, waitForVideo } from "../helpers/videos";
@@ -280,7 +281,7 @@ describe("feed paging", () => {
 				const text = await system.broker.call<{ video_list: { $jsonText: Buffer } }, object>(
 					"videos.feed",
 					latest ? { latest_time: latest } : {},
-					{ meta: { ...(token && { userId: viewer.id }), $jsonText: true } }
+					{ meta: token ? { userId: viewer.id } : {}, headers: { [JSON_TEXT_HEADER]: true } }
 				);
 				expect(Array.isArray(objects.video_list)).toBe(true);
 				expect(JSON.parse(text.video_list.$jsonText.toString())).toEqual(objects.video_list);

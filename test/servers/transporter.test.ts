@@ -11,6 +11,7 @@ import { until } from "../helpers/real-servers";
 
 const env = {
 	TRANSPORTER: process.env.TRANSPORTER ?? "nats://127.0.0.1:4222",
+	REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
 	JWT_SECRET: randomUUID() + randomUUID(),
 	NAMESPACE: `transporter-${randomUUID().slice(0, 8)}`,
 	HEALTH_PORT: "off",
