@@ -10,8 +10,8 @@ import { loggerOptions } from "./lib/logging";
 import { DomainMetricsMiddleware } from "./lib/metrics";
 import { AuthMiddleware } from "./lib/middlewares";
 import { FastJSONExtSerializer } from "./lib/serializer";
-import { BatchedSendsMiddleware } from "./lib/transporter";
 import { replCommands } from "./lib/repl";
+import { RetryElsewhere, retryable } from "./lib/resilience";
 import { tracingOptions } from "./lib/tracing";
 
 /** Moleculer 0.15's internal middlewares, in its own order (service-broker.js). */
@@ -66,15 +66,18 @@ export function brokerOptions(cfg: Config = config()): BrokerOptions {
 				}
 			: { type: "MemoryLRU", options: { ttl: cfg.countsCacheTtl, max: 200_000, clone: false } },
 		requestTimeout: cfg.requestTimeoutMs,
-		// A node that dies without saying goodbye (SIGKILL, OOM) is forgotten after 10 s
-		// instead of Moleculer's 30 s: until then calls routed to it time out.
-		heartbeatInterval: 3,
-		heartbeatTimeout: 10,
-		retryPolicy: { enabled: false },
+		// A node that dies without saying goodbye (SIGKILL, OOM) is forgotten after 5 s instead
+		// of Moleculer's 30 s; until then the circuit breaker and the reads' retries route around it.
+		heartbeatInterval: 2,
+		heartbeatTimeout: 5,
+		// Off by default: only idempotent reads turn retries on (lib/resilience.ts), within a budget.
+		retryPolicy: { enabled: false, retries: 2, delay: 10, maxDelay: 50, factor: 2, check: retryable },
 		// On stop, other nodes are told first (empty INFO), then this node keeps serving for
 		// stopDelay so in-flight routing settles, then services stop (tracking drains them).
-		registry: { strategy: "RoundRobin", preferLocal: true, stopDelay: Math.max(100, cfg.shutdownDelayMs) },
-		circuitBreaker: { enabled: false },
+		// Round robin; a retried read goes to another replica than the one that failed (lib/resilience.ts).
+		registry: { strategy: RetryElsewhere, preferLocal: true, stopDelay: Math.max(100, cfg.shutdownDelayMs) },
+		// An endpoint whose calls keep failing (timeouts, 5xx) is skipped for halfOpenTime, then tried again.
+		circuitBreaker: { enabled: true, threshold: 0.5, minRequestCount: 5, windowTime: 5, halfOpenTime: 5000 },
 		// Lets in-flight requests finish on shutdown (SIGTERM) before services stop.
 		tracking: { enabled: true, shutdownTimeout: cfg.shutdownTimeoutMs },
 		validator: true,
@@ -86,7 +89,6 @@ export function brokerOptions(cfg: Config = config()): BrokerOptions {
 			HealthMiddleware(cfg.healthPort, cfg.host),
 			InvalidationsMiddleware,
 			DomainMetricsMiddleware(),
-			BatchedSendsMiddleware,
 			...MOLECULER_MIDDLEWARES.filter(name => name !== "Metrics" || cfg.metricsActions)
 		],
 		// The developer commands of `npm run repl` (lib/repl.ts). The 0.15 typings give their

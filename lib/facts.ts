@@ -15,6 +15,7 @@
  */
 import type { Context, ServiceBroker } from "moleculer";
 import { cachedValues } from "./counts-cache";
+import { READ } from "./resilience";
 
 export interface FactsParams {
 	ids: number[];
@@ -72,14 +73,20 @@ export async function gatherFacts<F>(ctx: Context, providers: readonly string[],
 	const merged: Facts<F> = {};
 	if (params.ids.length === 0 || providers.length === 0) return { facts: merged, stale: false };
 	let stale = false;
+	const fallBack = (action: string, err: Error) => {
+		warnOnce(ctx.broker, action, err);
+		stale = true;
+		return cachedFacts<F>(ctx.broker, action, params);
+	};
 	const answers = await Promise.all(
 		providers.map(action =>
-			ctx.call<Facts<F>, FactsParams>(action, params).catch(async (err: Error) => {
-				if (!isOutage(err)) throw err;
-				warnOnce(ctx.broker, action, err);
-				stale = true;
-				return cachedFacts<F>(ctx.broker, action, params);
-			})
+			// A provider with no live endpoint is not even asked (Moleculer would log every such call).
+			ctx.broker.registry.getActionEndpoints(action)?.hasAvailable()
+				? ctx.call<Facts<F>, FactsParams>(action, params, { timeout: READ.leaf() }).catch(async (err: Error) => {
+						if (!isOutage(err)) throw err;
+						return fallBack(action, err);
+					})
+				: fallBack(action, new Error("no live node runs it"))
 		)
 	);
 	for (const answer of answers)

@@ -7,6 +7,7 @@
  */
 import { LRUCache } from "lru-cache";
 import type { Context } from "moleculer";
+import { READ } from "./resilience";
 
 export class Known<V extends object> {
 	private readonly values: LRUCache<number, V>;
@@ -30,10 +31,10 @@ export class Known<V extends object> {
 
 /** The author of a ready video (videos.authorOf: NOT_FOUND when there is no such ready video). */
 export function knownAuthors(): Known<{ authorId: number }> {
-	return new Known((ctx, id) => ctx.call<{ authorId: number }, { id: number }>("videos.authorOf", { id }));
+	return new Known((ctx, id) => ctx.call<{ authorId: number }, { id: number }>("videos.authorOf", { id }, { timeout: READ.leaf() }));
 }
 
 /** That a user exists (users.assertExist: NOT_FOUND "user N does not exist" otherwise). */
 export function knownUsers(): Known<object> {
-	return new Known((ctx, id) => ctx.call<object, { ids: number[] }>("users.assertExist", { ids: [id] }));
+	return new Known((ctx, id) => ctx.call<object, { ids: number[] }>("users.assertExist", { ids: [id] }, { timeout: READ.leaf() }));
 }

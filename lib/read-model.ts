@@ -46,18 +46,26 @@ export class Snapshot<T> {
 	/** @param ttlMs bounds how long a lost stamp renewal (the cache down) could go unseen */
 	constructor(private readonly ttlMs: number) {}
 
-	/** The value for these stamps: the one kept, or one built now, once for every request waiting on it. */
+	/**
+	 * The value for these stamps: the one kept, or one built now, once for every request
+	 * waiting on it. A build that fails (an owner it needs is down) leaves the requests with
+	 * the last value kept, when there is one: older, never an error.
+	 */
 	get(stamps: readonly (string | null)[], build: () => Promise<{ value: T; stale: boolean }>): Promise<T> {
 		const key = stampKey(stamps);
-		if (key === null) return build().then(({ value }) => value);
 		const kept = this.kept;
+		const orLastKept = (err: unknown) => {
+			if (kept) return kept.value;
+			throw err;
+		};
+		if (key === null) return build().then(({ value }) => value, orLastKept);
 		if (kept && kept.key === key && kept.expires > Date.now()) return Promise.resolve(kept.value);
 		if (this.building?.key === key) return this.building.promise;
 		const promise = build().then(({ value, stale }) => {
 			// Kept only if no build for newer stamps started meanwhile.
 			if (this.building?.promise === promise) this.kept = { key, value, expires: Date.now() + (stale ? STALE_KEEP_MS : this.ttlMs) };
 			return value;
-		});
+		}, orLastKept);
 		this.building = { key, promise };
 		const done = () => {
 			if (this.building?.promise === promise) this.building = null;

@@ -72,7 +72,8 @@ const ApiService: ServiceSchema<Record<string, unknown>, ApiMethods, ApiThis> = 
 				aliases: Object.fromEntries(ROUTES.filter(route => route.action !== "upload").map(route => [`${route.method} ${route.path}`, route.action])),
 				// This gateway only writes answers out: an action may answer with ready JSON bytes
 				// (lib/json-text.ts; the feed does). A call header reaches the called action only.
-				callOptions: { timeout: cfg.requestTimeoutMs, headers: { [JSON_TEXT_HEADER]: true } },
+				// No timeout here: each action's own (a read's is short, and it is retried) or REQUEST_TIMEOUT_MS.
+				callOptions: { headers: { [JSON_TEXT_HEADER]: true } },
 				onAfterCall(_ctx: Context, _route: unknown, _req: Req, _res: ServerResponse, data: object) {
 					return success(data);
 				}

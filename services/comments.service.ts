@@ -13,6 +13,7 @@ import type { AppMeta } from "../lib/meta";
 import { METRIC } from "../lib/metrics";
 import { SensitiveWordFilter } from "../lib/sensitive-words";
 import { actionType, optionalWireId, wireId } from "../lib/params";
+import { READ, idempotentRead, retriedRead } from "../lib/resilience";
 import { defineService } from "../lib/service";
 import type { Collection } from "../lib/store";
 import type { Comment, User, Video } from "../lib/wire";
@@ -120,6 +121,7 @@ const CommentsService = defineService<CommentsSettings, CommentsMethods, Comment
 
 		/** The comments on a video, newest first. Params: video_id. Returns { comment_list }. */
 		list: {
+			...idempotentRead(),
 			auth: "optional",
 			params: { video_id: wireId },
 			async handler(this: CommentsThis, ctx: Context<ListParams, AppMeta>) {
@@ -129,16 +131,18 @@ const CommentsService = defineService<CommentsSettings, CommentsMethods, Comment
 					this.collections.comments.find({ videoId }, { sort: { createdAt: -1, _id: -1 }, limit: this.settings.maxListSize })
 				]);
 				if (docs.length === 0) return { comment_list: [] };
-				const { users } = await ctx.call<UsersResult, FactsParams>("users.getMany", {
-					ids: distinctIds(docs.map(doc => doc.userId)),
-					viewerId: ctx.meta.userId
-				});
+				const { users } = await ctx.call<UsersResult, FactsParams>(
+					"users.getMany",
+					{ ids: distinctIds(docs.map(doc => doc.userId)), viewerId: ctx.meta.userId },
+					{ timeout: READ.inner() }
+				);
 				return { comment_list: docs.flatMap(doc => (users[doc.userId] ? [this.toComment(doc, users[doc.userId])] : [])) };
 			}
 		},
 
 		/** comment_count of videos. Facts provider of videos. */
 		videoFacts: {
+			...retriedRead(),
 			visibility: "public",
 			params: factsParamsSchema,
 			handler(this: CommentsThis, ctx: Context<FactsParams>) {
@@ -157,7 +161,7 @@ const CommentsService = defineService<CommentsSettings, CommentsMethods, Comment
 			if ([...text].length > COMMENT_CHARS) throw invalidParam(tooLongMessage, "comment_text");
 
 			// The comment's user is the viewer: no flags (is_follow of oneself is false).
-			const [, { users }] = await Promise.all([this.authors.get(ctx, videoId), ctx.call<UsersResult, FactsParams>("users.getMany", { ids: [userId] })]);
+			const [, { users }] = await Promise.all([this.authors.get(ctx, videoId), ctx.call<UsersResult, FactsParams>("users.getMany", { ids: [userId] }, { timeout: READ.inner() })]);
 			const user = users[userId];
 			if (!user) throw unauthorized("the token's user no longer exists: log in again");
 

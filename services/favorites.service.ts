@@ -12,6 +12,7 @@ import { type Known, knownAuthors } from "../lib/known";
 import type { AppMeta } from "../lib/meta";
 import { METRIC } from "../lib/metrics";
 import { actionType, wireId } from "../lib/params";
+import { READ, idempotentRead, retriedRead } from "../lib/resilience";
 import { defineService } from "../lib/service";
 import { type Collection, DuplicateKeyError } from "../lib/store";
 import type { User, Video } from "../lib/wire";
@@ -107,6 +108,7 @@ const FavoritesService = defineService<FavoritesSettings, object, FavoritesThis>
 
 		/** The videos a user liked, most recent like first. Params: user_id. Returns { video_list }. */
 		list: {
+			...idempotentRead(),
 			auth: "optional",
 			params: { user_id: wireId },
 			async handler(this: FavoritesThis, ctx: Context<ListParams, AppMeta>) {
@@ -115,19 +117,21 @@ const FavoritesService = defineService<FavoritesSettings, object, FavoritesThis>
 					{ sort: { createdAt: -1, _id: -1 }, limit: this.settings.maxListSize }
 				);
 				if (likes.length === 0) {
-					await ctx.call("users.assertExist", { ids: [ctx.params.user_id] });
+					await ctx.call("users.assertExist", { ids: [ctx.params.user_id] }, { timeout: READ.leaf() });
 					return { video_list: [] };
 				}
-				const { videos } = await ctx.call<{ videos: Record<number, Video> }, FactsParams>("videos.getMany", {
-					ids: likes.map(like => like.videoId),
-					viewerId: ctx.meta.userId
-				});
+				const { videos } = await ctx.call<{ videos: Record<number, Video> }, FactsParams>(
+					"videos.getMany",
+					{ ids: likes.map(like => like.videoId), viewerId: ctx.meta.userId },
+					{ timeout: READ.inner() }
+				);
 				return { video_list: likes.flatMap(like => videos[like.videoId] ?? []) };
 			}
 		},
 
 		/** favorite_count of videos. Count provider of videos. */
 		videoFacts: {
+			...retriedRead(),
 			visibility: "public",
 			params: factsParamsSchema,
 			handler(this: FavoritesThis, ctx: Context<FactsParams>) {
@@ -137,6 +141,7 @@ const FavoritesService = defineService<FavoritesSettings, object, FavoritesThis>
 
 		/** is_favorite of videos: has viewerId liked them. Flag provider of videos. */
 		videoFlags: {
+			...retriedRead(),
 			visibility: "public",
 			params: flagsParamsSchema,
 			handler(this: FavoritesThis, ctx: Context<Required<FactsParams>>) {
@@ -146,6 +151,7 @@ const FavoritesService = defineService<FavoritesSettings, object, FavoritesThis>
 
 		/** favorite_count (likes given) and total_favorited (likes received) of users. Facts provider of users. */
 		userFacts: {
+			...retriedRead(),
 			visibility: "public",
 			params: factsParamsSchema,
 			handler(this: FavoritesThis, ctx: Context<FactsParams>) {

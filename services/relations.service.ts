@@ -12,6 +12,7 @@ import { type FactsParams, factsParamsSchema, flagsParamsSchema } from "../lib/f
 import { type Known, knownUsers } from "../lib/known";
 import type { AppMeta } from "../lib/meta";
 import { actionType, wireId } from "../lib/params";
+import { READ, idempotentRead, retriedRead } from "../lib/resilience";
 import { defineService } from "../lib/service";
 import { type Collection, DuplicateKeyError } from "../lib/store";
 import type { FriendUser, User } from "../lib/wire";
@@ -119,6 +120,7 @@ const RelationsService = defineService<RelationsSettings, RelationsMethods, Rela
 
 		/** The users user_id follows, newest follow first. Params: user_id. Returns { user_list }. */
 		followList: {
+			...idempotentRead(),
 			auth: "optional",
 			params: { user_id: wireId },
 			async handler(this: RelationsThis, ctx: Context<ListParams, AppMeta>) {
@@ -126,13 +128,14 @@ const RelationsService = defineService<RelationsSettings, RelationsMethods, Rela
 					{ followerId: ctx.params.user_id },
 					{ sort: { createdAt: -1, _id: -1 }, limit: this.settings.listLimit }
 				);
-				if (docs.length === 0) await ctx.call("users.assertExist", { ids: [ctx.params.user_id] });
+				if (docs.length === 0) await ctx.call("users.assertExist", { ids: [ctx.params.user_id] }, { timeout: READ.leaf() });
 				return { user_list: await this.toUsers(ctx, docs.map(doc => doc.followeeId)) };
 			}
 		},
 
 		/** The users following user_id, newest follow first. Params: user_id. Returns { user_list }. */
 		followerList: {
+			...idempotentRead(),
 			auth: "optional",
 			params: { user_id: wireId },
 			async handler(this: RelationsThis, ctx: Context<ListParams, AppMeta>) {
@@ -140,7 +143,7 @@ const RelationsService = defineService<RelationsSettings, RelationsMethods, Rela
 					{ followeeId: ctx.params.user_id },
 					{ sort: { createdAt: -1, _id: -1 }, limit: this.settings.listLimit }
 				);
-				if (docs.length === 0) await ctx.call("users.assertExist", { ids: [ctx.params.user_id] });
+				if (docs.length === 0) await ctx.call("users.assertExist", { ids: [ctx.params.user_id] }, { timeout: READ.leaf() });
 				return { user_list: await this.toUsers(ctx, docs.map(doc => doc.followerId)) };
 			}
 		},
@@ -151,6 +154,7 @@ const RelationsService = defineService<RelationsSettings, RelationsMethods, Rela
 		 * own list. Params: user_id. Returns { user_list }.
 		 */
 		friendList: {
+			...idempotentRead(),
 			auth: "required",
 			params: { user_id: { ...wireId, optional: true } },
 			async handler(this: RelationsThis, ctx: Context<FriendListParams, AppMeta>) {
@@ -162,7 +166,7 @@ const RelationsService = defineService<RelationsSettings, RelationsMethods, Rela
 						? []
 						: await this.collections.follows.find({ followeeId: userId, followerId: { $in: following.map(doc => doc.followeeId) } });
 				if (followBack.length === 0) {
-					if (userId !== viewerId) await ctx.call("users.assertExist", { ids: [userId] });
+					if (userId !== viewerId) await ctx.call("users.assertExist", { ids: [userId] }, { timeout: READ.leaf() });
 					return { user_list: [] };
 				}
 
@@ -172,9 +176,9 @@ const RelationsService = defineService<RelationsSettings, RelationsMethods, Rela
 					.sort((a, b) => friendSince.get(b)! - friendSince.get(a)! || b - a)
 					.slice(0, this.settings.listLimit);
 				const [{ users }, lastMessages] = await Promise.all([
-					ctx.call<{ users: Record<number, User> }, { ids: number[]; viewerId: number }>("users.getMany", { ids: friendIds, viewerId }),
+					ctx.call<{ users: Record<number, User> }, { ids: number[]; viewerId: number }>("users.getMany", { ids: friendIds, viewerId }, { timeout: READ.inner() }),
 					userId === viewerId
-						? ctx.call<Record<number, LastMessage>, { userId: number; peerIds: number[] }>("messages.lastWith", { userId, peerIds: friendIds })
+						? ctx.call<Record<number, LastMessage>, { userId: number; peerIds: number[] }>("messages.lastWith", { userId, peerIds: friendIds }, { timeout: READ.leaf() })
 						: ({} as Record<number, LastMessage>)
 				]);
 				const lastTime = (id: number) => lastMessages[id]?.create_time ?? 0;
@@ -191,6 +195,7 @@ const RelationsService = defineService<RelationsSettings, RelationsMethods, Rela
 
 		/** follow_count and follower_count of users. Count provider of users.getMany. */
 		userFacts: {
+			...retriedRead(),
 			visibility: "public",
 			params: factsParamsSchema,
 			handler(this: RelationsThis, ctx: Context<FactsParams>) {
@@ -200,6 +205,7 @@ const RelationsService = defineService<RelationsSettings, RelationsMethods, Rela
 
 		/** is_follow of users: does viewerId follow them. Flag provider of users.getMany and of videos' authors. */
 		userFlags: {
+			...retriedRead(),
 			visibility: "public",
 			params: flagsParamsSchema,
 			handler(this: RelationsThis, ctx: Context<Required<FactsParams>>) {
@@ -212,10 +218,11 @@ const RelationsService = defineService<RelationsSettings, RelationsMethods, Rela
 		/** Wire Users in the order of ids (unknown ids dropped), is_follow relative to the requester. */
 		async toUsers(this: RelationsThis, ctx: Context<unknown, AppMeta>, ids: number[]): Promise<User[]> {
 			if (ids.length === 0) return [];
-			const { users } = await ctx.call<{ users: Record<number, User> }, { ids: number[]; viewerId?: number }>("users.getMany", {
-				ids,
-				viewerId: ctx.meta.userId
-			});
+			const { users } = await ctx.call<{ users: Record<number, User> }, { ids: number[]; viewerId?: number }>(
+				"users.getMany",
+				{ ids, viewerId: ctx.meta.userId },
+				{ timeout: READ.inner() }
+			);
 			return ids.flatMap(id => (users[id] ? [users[id]] : []));
 		},
 	},

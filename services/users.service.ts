@@ -19,6 +19,7 @@ import { METRIC } from "../lib/metrics";
 import { type Collection, DuplicateKeyError } from "../lib/store";
 import { optionalWireId } from "../lib/params";
 import { FlagsCopy, StampedCopies, readStamps } from "../lib/read-model";
+import { idempotentRead, retriedRead } from "../lib/resilience";
 import { defineService } from "../lib/service";
 import type { User } from "../lib/wire";
 import { StoreMixin, type StoreVars } from "../mixins/store.mixin";
@@ -131,6 +132,7 @@ const UsersService = defineService<UsersSettings, UsersMethods, UsersThis>({
 
 		/** One user's profile. Params: user_id (default: the token's user). Returns { user }. */
 		get: {
+			...idempotentRead(),
 			auth: "required",
 			params: { user_id: optionalWireId },
 			async handler(this: UsersThis, ctx: Context<GetParams, AppMeta>) {
@@ -150,6 +152,7 @@ const UsersService = defineService<UsersSettings, UsersMethods, UsersThis>({
 		 * counts are the cache's last ones.
 		 */
 		getMany: {
+			...retriedRead(),
 			visibility: "public",
 			params: {
 				ids: idsSchema,
@@ -177,6 +180,7 @@ const UsersService = defineService<UsersSettings, UsersMethods, UsersThis>({
 
 		/** Fails with NOT_FOUND ("user N does not exist") unless every user exists. Params: ids. Returns {}. */
 		assertExist: {
+			...retriedRead(),
 			visibility: "public",
 			params: { ids: { type: "array", items: { type: "number", integer: true, positive: true }, min: 1, max: 1000 } },
 			async handler(this: UsersThis, ctx: Context<{ ids: number[] }>) {

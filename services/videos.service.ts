@@ -15,6 +15,7 @@ import { type FactsParams, distinctIds, factsParamsSchema, gatherFacts, idsSchem
 import type { AppMeta } from "../lib/meta";
 import { METRIC, countOutcomes } from "../lib/metrics";
 import { wireId } from "../lib/params";
+import { READ, idempotentRead, retriedRead } from "../lib/resilience";
 import { defineService } from "../lib/service";
 import { VideosReadModel } from "../lib/read-model";
 import { newKey } from "../lib/storage";
@@ -174,6 +175,7 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 
 		/** The feed: ready videos published before latest_time (ms or s; default now), newest first. Returns { video_list, next_time }. */
 		feed: {
+			...idempotentRead(),
 			auth: "optional",
 			params: { latest_time: { type: "number", integer: true, min: 0, convert: true, optional: true } },
 			handler(this: VideosThis, ctx: Context<FeedParams, AppMeta>) {
@@ -184,6 +186,7 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 
 		/** Every ready video of a user, newest first. Params: user_id. Returns { video_list }. */
 		listByAuthor: {
+			...idempotentRead(),
 			auth: "optional",
 			params: { user_id: wireId },
 			async handler(this: VideosThis, ctx: Context<ListByAuthorParams, AppMeta>) {
@@ -192,13 +195,14 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 					{ sort: { publishedAt: -1, _id: -1 } }
 				);
 				// An empty list is only an answer for an existing user.
-				if (docs.length === 0) await ctx.call("users.assertExist", { ids: [ctx.params.user_id] });
+				if (docs.length === 0) await ctx.call("users.assertExist", { ids: [ctx.params.user_id] }, { timeout: READ.leaf() });
 				return { video_list: await this.readModel.toVideos(ctx, docs, ctx.meta.userId) };
 			}
 		},
 
 		/** Ready videos by id as wire Videos. Params: ids, viewerId. Returns { videos: { [id]: Video } }. */
 		getMany: {
+			...retriedRead(),
 			visibility: "public",
 			params: { ids: idsSchema, viewerId: { type: "number", integer: true, positive: true, optional: true } },
 			async handler(this: VideosThis, ctx: Context<IdsParams>) {
@@ -211,6 +215,7 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 
 		/** The author of a ready video; NOT_FOUND ("video N does not exist") otherwise. Params: id. Returns { authorId }. */
 		authorOf: {
+			...retriedRead(),
 			visibility: "public",
 			params: { id: wireId },
 			async handler(this: VideosThis, ctx: Context<{ id: number }>) {
@@ -222,6 +227,7 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 
 		/** work_count of users: their ready videos. Facts provider of users.getMany. */
 		userFacts: {
+			...retriedRead(),
 			visibility: "public",
 			params: factsParamsSchema,
 			handler(this: VideosThis, ctx: Context<FactsParams>) {
@@ -285,7 +291,7 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 		async assemble(this: VideosThis, ctx: Context, docs: VideoDoc[]): Promise<{ videos: (Video | undefined)[]; stale: boolean }> {
 			if (docs.length === 0) return { videos: [], stale: false };
 			const [{ users, stale: usersStale }, { facts, stale }, urls] = await Promise.all([
-				ctx.call<{ users: Record<number, User>; stale?: boolean }, IdsParams>("users.getMany", { ids: distinctIds(docs.map(doc => doc.authorId)) }),
+				ctx.call<{ users: Record<number, User>; stale?: boolean }, IdsParams>("users.getMany", { ids: distinctIds(docs.map(doc => doc.authorId)) }, { timeout: READ.inner() }),
 				gatherFacts<Video>(ctx, this.settings.factProviders, { ids: docs.map(doc => doc._id) }),
 				Promise.all(docs.map(doc => Promise.all([this.storage.url(doc.videoKey), this.storage.url(doc.coverKey!)])))
 			]);

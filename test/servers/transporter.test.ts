@@ -1,8 +1,7 @@
 /**
  * Two brokers with MoleTok's broker options over the real NATS (TRANSPORTER): packets
- * handed over a turn late (lib/transporter.ts) still arrive in order, a packet NATS
- * refuses fails its call at once instead of timing out, and a stopping node's goodbye
- * reaches the others before its connection closes.
+ * arrive in order, a packet NATS refuses fails its call at once instead of timing out, and
+ * a stopping node's goodbye reaches the others before its connection closes.
  */
 import { randomUUID } from "node:crypto";
 import { ServiceBroker } from "moleculer";
