@@ -30,7 +30,10 @@ import type { Facts } from "./facts";
 
 /** The change stamps: a stamp gets a value never seen before whenever what it covers changes. */
 export const STAMP = {
-	/** What a Video shows of other owners (favorite_count, comment_count) and which videos are ready. */
+	/**
+	 * Anything a Video shows that changes: which videos are ready, their counts
+	 * (favorite_count, comment_count) and their authors' counts. Renewed with `users` too.
+	 */
 	videos: "stamp:videos",
 	/** The counts a User shows (follows, followers, likes given and received, works). */
 	users: "stamp:users",

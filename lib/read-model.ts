@@ -3,8 +3,8 @@
  * usually costs one stamp lookup and no call, and is never stale.
  *
  * How it stays fresh: every write that changes a count or a viewer's flag renews a change
- * stamp in the shared cache (lib/counts-cache.ts: `stamp:videos`, `stamp:users`,
- * `stamp:viewer:<id>`). A read first reads the stamps it depends on, in one batch, then
+ * stamp in the shared cache (lib/counts-cache.ts: `stamp:videos` for anything a Video shows,
+ * `stamp:users` for a User's counts, `stamp:viewer:<id>` for a viewer's flags). A read first reads the stamps it depends on, in one batch, then
  * uses what this replica kept only if it was built under exactly those values; otherwise
  * it builds anew (and keeps that). Any replica, any write: the next read sees it.
  *
@@ -269,11 +269,9 @@ export class VideosReadModel<D extends VideoRecord> {
 	 * viewer sees them; ready JSON bytes when the caller asked for them (JSON_TEXT_HEADER).
 	 */
 	async feed(ctx: Context, before: number, viewerId: number | undefined): Promise<FeedPage> {
-		const [videosStamp, usersStamp, viewerStamp = null] = await readStamps(
-			this.cacher,
-			viewerId ? [STAMP.videos, STAMP.users, STAMP.viewer(viewerId)] : [STAMP.videos, STAMP.users]
-		);
-		const head = await this.head.get([videosStamp, usersStamp], () => this.buildHead(ctx));
+		// Every change of what a Video shows, its author's counts included, renews STAMP.videos.
+		const [videosStamp, viewerStamp = null] = await readStamps(this.cacher, viewerId ? [STAMP.videos, STAMP.viewer(viewerId)] : [STAMP.videos]);
+		const head = await this.head.get([videosStamp], () => this.buildHead(ctx));
 		const size = this.options.pageSize;
 		const start = head.docs.findIndex(doc => doc.publishedAt! < before);
 		if (start < 0 && head.complete) return { video_list: [], next_time: Date.now() };

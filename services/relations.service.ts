@@ -110,7 +110,8 @@ const RelationsService = defineService<RelationsSettings, RelationsMethods, Rela
 					await invalidate(
 						this.broker,
 						[this.userCounts.key(followerId), this.userCounts.key(followeeId), this.following.key(followerId, followeeId)],
-						[STAMP.users, STAMP.viewer(followerId)]
+						// A Video shows its author's counts: the videos stamp too.
+						[STAMP.users, STAMP.videos, STAMP.viewer(followerId)]
 					);
 					ctx.emit(action_type === FOLLOW ? "relation.followed" : "relation.unfollowed", { followerId, followeeId });
 				}
