@@ -190,7 +190,7 @@ export interface VideoSource<D extends VideoRecord> {
 }
 
 /** The newest ready videos, assembled for no viewer in particular: what nearly every feed request pages through. */
-export interface FeedHead<D extends VideoRecord> {
+interface FeedHead<D extends VideoRecord> {
 	docs: D[];
 	/** The assembled docs, index by index (undefined: the author is gone). */
 	videos: (Video | undefined)[];
@@ -201,13 +201,13 @@ export interface FeedHead<D extends VideoRecord> {
 }
 
 /** A viewer's flags about the videos of a page and about their authors. */
-export interface ViewerFlags {
+interface PageFlags {
 	videos: Map<number, FlagSet<Video>>;
 	authors: Map<number, FlagSet<User>>;
 }
 
 /** The Video as the viewer sees it: a new object; the assembled one is never changed (it may be the feed head's). */
-export function flagged(video: Video, flags: ViewerFlags | null): Video {
+function flagged(video: Video, flags: PageFlags | null): Video {
 	if (!flags) return video;
 	return { ...video, ...flags.videos.get(video.id)?.values, author: { ...video.author, ...flags.authors.get(video.author.id)?.values } };
 }
@@ -216,7 +216,7 @@ export function flagged(video: Video, flags: ViewerFlags | null): Video {
 const SLOTS_PER_SET = 1 << 16;
 
 /** The JSON of the head's video `i` as a viewer with these flags sees it: made once, then shared by every such viewer. */
-export function headText<D extends VideoRecord>(head: FeedHead<D>, i: number, flags: ViewerFlags | null): Buffer {
+function headText<D extends VideoRecord>(head: FeedHead<D>, i: number, flags: PageFlags | null): Buffer {
 	const video = head.videos[i]!;
 	const videoSet = flags?.videos.get(video.id);
 	const authorSet = flags?.authors.get(video.author.id);
@@ -303,11 +303,6 @@ export class VideosReadModel<D extends VideoRecord> {
 		return this.withFlags(ctx, videos, viewerId, viewerStamp);
 	}
 
-	/** The feed head kept now, if any (for tests). */
-	keptHead(): FeedHead<D> | undefined {
-		return this.head.peek();
-	}
-
 	private async buildHead(ctx: Context): Promise<{ value: FeedHead<D>; stale: boolean }> {
 		const limit = this.options.pageSize * this.options.headPages;
 		const docs = await this.source.newest(limit);
@@ -322,7 +317,7 @@ export class VideosReadModel<D extends VideoRecord> {
 	}
 
 	/** The viewer's flags about these videos and their authors (null when anonymous), from this replica's copy. */
-	private async flagsOf(ctx: Context, videos: Video[], viewerId: number | undefined, stamp: string | null): Promise<ViewerFlags | null> {
+	private async flagsOf(ctx: Context, videos: Video[], viewerId: number | undefined, stamp: string | null): Promise<PageFlags | null> {
 		if (!viewerId || videos.length === 0) return null;
 		const videoIds = videos.map(video => video.id);
 		const authorIds = videos.map(video => video.author.id);
