@@ -80,7 +80,7 @@ export interface Config {
 	uploadTimeoutMs: number;
 	/** Default timeout of every other call, in milliseconds. */
 	requestTimeoutMs: number;
-	/** Per-attempt timeout of an idempotent read the gateway calls (then retried on another replica); reads between services get a quarter, ms. */
+	/** Per-attempt timeout of an idempotent read the gateway calls (then retried on another replica); reads between services get a half or a quarter, ms. */
 	readTimeoutMs: number;
 	transcode: {
 		/** Attempts before a job ends `failed`. */
@@ -255,7 +255,7 @@ export function loadConfig(env: Env = process.env): Config {
 		},
 		uploadTimeoutMs: int(env, "UPLOAD_TIMEOUT_MS", 10 * 60 * 1000, 1000),
 		requestTimeoutMs: int(env, "REQUEST_TIMEOUT_MS", 10 * 1000, 100),
-		readTimeoutMs: int(env, "READ_TIMEOUT_MS", 2000, 200),
+		readTimeoutMs: int(env, "READ_TIMEOUT_MS", 3000, 200),
 		transcode: {
 			maxAttempts: int(env, "TRANSCODE_MAX_ATTEMPTS", 5, 1),
 			leaseMs: int(env, "TRANSCODE_LEASE_MS", 60 * 1000, 1000),

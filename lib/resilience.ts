@@ -1,17 +1,19 @@
 /**
  * How calls survive a dead replica, with Moleculer's own machinery:
  *
- * - An idempotent read is retried once, on another replica when there is one
- *   (`RetryElsewhere`), so a call that went to a node that just died (no answer ever comes:
- *   a killed process says no goodbye) moves to a live replica after a short timeout instead
- *   of waiting out REQUEST_TIMEOUT_MS. Writes are never retried.
+ * - A read the gateway calls (`idempotentRead`: the feed, profiles, lists) is retried once, on
+ *   another replica when there is one (`RetryElsewhere`), so a call that went to a node that
+ *   just died (no answer ever comes: a killed process says no goodbye) moves to a live
+ *   replica after READ_TIMEOUT_MS instead of waiting out REQUEST_TIMEOUT_MS. So is a read
+ *   between services that asks others in turn (`retriedRead`: users.getMany,
+ *   videos.getMany). Writes are never retried.
  * - Timeouts nest, and the caller sets them (Moleculer gives a nested call its caller's
- *   remaining time, which would override the called action's own): the reads the gateway
- *   calls (`idempotentRead`: the feed, profiles, lists) wait READ_TIMEOUT_MS; a service asks
- *   one that asks others in turn (users.getMany, videos.getMany) for `READ.inner()` (a
- *   quarter of it), and a leaf (facts, flags, authorOf, assertExist) for `READ.leaf()` (a
- *   tenth). So each level times out, retries and falls back well within its caller's time,
- *   and a slow answer is never mistaken for a dead replica one level up.
+ *   remaining time, which would override the called action's own): READ_TIMEOUT_MS for the
+ *   gateway's reads, `READ.inner()` (half of it) for users.getMany and videos.getMany,
+ *   `READ.leaf()` (a quarter) for facts, flags, authorOf and assertExist, which are not
+ *   retried: a facts call that times out falls back to the provider's cached answers
+ *   (lib/facts.ts) at once. So each level gives up well within its caller's time, and a
+ *   slow answer is never mistaken for a dead replica one level up.
  * - Retries draw on a budget per process (`retryBudget`): a burst of failures cannot
  *   multiply the load on what is left.
  * - The circuit breaker (moleculer.config.ts) stops sending to an endpoint whose calls
@@ -58,9 +60,9 @@ export function retryable(err: Error & { retryable?: boolean }): boolean {
 /** Per-attempt timeouts of reads between services, for the caller to pass (`{ timeout: READ.leaf() }`). */
 export const READ = {
 	/** A read that asks other services in turn (users.getMany, videos.getMany). */
-	inner: () => Math.floor(config().readTimeoutMs / 4),
+	inner: () => Math.floor(config().readTimeoutMs / 2),
 	/** A read that asks nobody else (facts, flags, authorOf, assertExist). */
-	leaf: () => Math.floor(config().readTimeoutMs / 10)
+	leaf: () => Math.floor(config().readTimeoutMs / 4)
 };
 
 /**
@@ -71,7 +73,7 @@ export function idempotentRead(): { timeout: number; retryPolicy: { enabled: tru
 	return { timeout: config().readTimeoutMs, retryPolicy: { enabled: true, retries: 1 } };
 }
 
-/** Action schema keys of an idempotent read between services: retried once; the caller gives the timeout (READ). */
+/** Action schema keys of an idempotent read between services that asks others in turn: retried once; the caller gives the timeout (READ.inner). */
 export function retriedRead(): { retryPolicy: { enabled: true; retries: number } } {
 	return { retryPolicy: { enabled: true, retries: 1 } };
 }

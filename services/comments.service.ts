@@ -13,7 +13,7 @@ import type { AppMeta } from "../lib/meta";
 import { METRIC } from "../lib/metrics";
 import { SensitiveWordFilter } from "../lib/sensitive-words";
 import { actionType, optionalWireId, wireId } from "../lib/params";
-import { READ, idempotentRead, retriedRead } from "../lib/resilience";
+import { READ, idempotentRead } from "../lib/resilience";
 import { defineService } from "../lib/service";
 import type { Collection } from "../lib/store";
 import type { Comment, User, Video } from "../lib/wire";
@@ -142,7 +142,6 @@ const CommentsService = defineService<CommentsSettings, CommentsMethods, Comment
 
 		/** comment_count of videos. Facts provider of videos. */
 		videoFacts: {
-			...retriedRead(),
 			visibility: "public",
 			params: factsParamsSchema,
 			handler(this: CommentsThis, ctx: Context<FactsParams>) {

@@ -12,7 +12,7 @@ import { type Known, knownAuthors } from "../lib/known";
 import type { AppMeta } from "../lib/meta";
 import { METRIC } from "../lib/metrics";
 import { actionType, wireId } from "../lib/params";
-import { READ, idempotentRead, retriedRead } from "../lib/resilience";
+import { READ, idempotentRead } from "../lib/resilience";
 import { defineService } from "../lib/service";
 import { type Collection, DuplicateKeyError } from "../lib/store";
 import type { User, Video } from "../lib/wire";
@@ -131,7 +131,6 @@ const FavoritesService = defineService<FavoritesSettings, object, FavoritesThis>
 
 		/** favorite_count of videos. Count provider of videos. */
 		videoFacts: {
-			...retriedRead(),
 			visibility: "public",
 			params: factsParamsSchema,
 			handler(this: FavoritesThis, ctx: Context<FactsParams>) {
@@ -141,7 +140,6 @@ const FavoritesService = defineService<FavoritesSettings, object, FavoritesThis>
 
 		/** is_favorite of videos: has viewerId liked them. Flag provider of videos. */
 		videoFlags: {
-			...retriedRead(),
 			visibility: "public",
 			params: flagsParamsSchema,
 			handler(this: FavoritesThis, ctx: Context<Required<FactsParams>>) {
@@ -151,7 +149,6 @@ const FavoritesService = defineService<FavoritesSettings, object, FavoritesThis>
 
 		/** favorite_count (likes given) and total_favorited (likes received) of users. Facts provider of users. */
 		userFacts: {
-			...retriedRead(),
 			visibility: "public",
 			params: factsParamsSchema,
 			handler(this: FavoritesThis, ctx: Context<FactsParams>) {

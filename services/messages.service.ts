@@ -16,7 +16,7 @@ import type { AppMeta } from "../lib/meta";
 import { METRIC } from "../lib/metrics";
 import { SensitiveWordFilter } from "../lib/sensitive-words";
 import { actionType, wireId } from "../lib/params";
-import { idempotentRead, retriedRead } from "../lib/resilience";
+import { idempotentRead } from "../lib/resilience";
 import { defineService } from "../lib/service";
 import type { Collection } from "../lib/store";
 import type { Message } from "../lib/wire";
@@ -179,7 +179,6 @@ const MessagesService = defineService<MessagesSettings, MessagesMethods, Message
 		 * peerIds. Returns { [peerId]: { content, fromUserId, create_time } } (no messages: absent).
 		 */
 		lastWith: {
-			...retriedRead(),
 			visibility: "public",
 			params: {
 				userId: { type: "number", integer: true, positive: true },

@@ -12,7 +12,7 @@ import { type FactsParams, factsParamsSchema, flagsParamsSchema } from "../lib/f
 import { type Known, knownUsers } from "../lib/known";
 import type { AppMeta } from "../lib/meta";
 import { actionType, wireId } from "../lib/params";
-import { READ, idempotentRead, retriedRead } from "../lib/resilience";
+import { READ, idempotentRead } from "../lib/resilience";
 import { defineService } from "../lib/service";
 import { type Collection, DuplicateKeyError } from "../lib/store";
 import type { FriendUser, User } from "../lib/wire";
@@ -179,7 +179,7 @@ const RelationsService = defineService<RelationsSettings, RelationsMethods, Rela
 				const [{ users }, lastMessages] = await Promise.all([
 					ctx.call<{ users: Record<number, User> }, { ids: number[]; viewerId: number }>("users.getMany", { ids: friendIds, viewerId }, { timeout: READ.inner() }),
 					userId === viewerId
-						? ctx.call<Record<number, LastMessage>, { userId: number; peerIds: number[] }>("messages.lastWith", { userId, peerIds: friendIds }, { timeout: READ.leaf() })
+						? ctx.call<Record<number, LastMessage>, { userId: number; peerIds: number[] }>("messages.lastWith", { userId, peerIds: friendIds })
 						: ({} as Record<number, LastMessage>)
 				]);
 				const lastTime = (id: number) => lastMessages[id]?.create_time ?? 0;
@@ -196,7 +196,6 @@ const RelationsService = defineService<RelationsSettings, RelationsMethods, Rela
 
 		/** follow_count and follower_count of users. Count provider of users.getMany. */
 		userFacts: {
-			...retriedRead(),
 			visibility: "public",
 			params: factsParamsSchema,
 			handler(this: RelationsThis, ctx: Context<FactsParams>) {
@@ -206,7 +205,6 @@ const RelationsService = defineService<RelationsSettings, RelationsMethods, Rela
 
 		/** is_follow of users: does viewerId follow them. Flag provider of users.getMany and of videos' authors. */
 		userFlags: {
-			...retriedRead(),
 			visibility: "public",
 			params: flagsParamsSchema,
 			handler(this: RelationsThis, ctx: Context<Required<FactsParams>>) {

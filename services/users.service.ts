@@ -180,7 +180,6 @@ const UsersService = defineService<UsersSettings, UsersMethods, UsersThis>({
 
 		/** Fails with NOT_FOUND ("user N does not exist") unless every user exists. Params: ids. Returns {}. */
 		assertExist: {
-			...retriedRead(),
 			visibility: "public",
 			params: { ids: { type: "array", items: { type: "number", integer: true, positive: true }, min: 1, max: 1000 } },
 			async handler(this: UsersThis, ctx: Context<{ ids: number[] }>) {

@@ -215,7 +215,6 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 
 		/** The author of a ready video; NOT_FOUND ("video N does not exist") otherwise. Params: id. Returns { authorId }. */
 		authorOf: {
-			...retriedRead(),
 			visibility: "public",
 			params: { id: wireId },
 			async handler(this: VideosThis, ctx: Context<{ id: number }>) {
@@ -227,7 +226,6 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 
 		/** work_count of users: their ready videos. Facts provider of users.getMany. */
 		userFacts: {
-			...retriedRead(),
 			visibility: "public",
 			params: factsParamsSchema,
 			handler(this: VideosThis, ctx: Context<FactsParams>) {

@@ -11,8 +11,8 @@ test("a cluster start without Redis is refused with a message that says why", ()
 	expect(loadConfig({ HEALTH_PORT: "off" })).toMatchObject({ mode: "embedded", redisUrl: null });
 });
 
-test("READ_TIMEOUT_MS: 2 s by default, at least 200 ms", () => {
-	expect(loadConfig({}).readTimeoutMs).toBe(2000);
+test("READ_TIMEOUT_MS: 3 s by default, at least 200 ms", () => {
+	expect(loadConfig({}).readTimeoutMs).toBe(3000);
 	expect(loadConfig({ READ_TIMEOUT_MS: "500" }).readTimeoutMs).toBe(500);
 	expect(() => loadConfig({ READ_TIMEOUT_MS: "100" })).toThrow('READ_TIMEOUT_MS must be an integer >= 200, got "100"');
 });
