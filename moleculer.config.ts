@@ -4,14 +4,14 @@
  */
 import type { BrokerOptions } from "moleculer";
 import { type Config, config } from "./lib/config";
-import { CountStoreMiddleware } from "./lib/counts-cache";
+import { InvalidationsMiddleware } from "./lib/counts-cache";
 import { HealthMiddleware } from "./lib/health";
 import { loggerOptions } from "./lib/logging";
 import { DomainMetricsMiddleware } from "./lib/metrics";
 import { AuthMiddleware } from "./lib/middlewares";
 import { FastJSONExtSerializer } from "./lib/serializer";
-import { BatchedSendsMiddleware } from "./lib/transporter";
 import { replCommands } from "./lib/repl";
+import { RetryElsewhere, retryable } from "./lib/resilience";
 import { tracingOptions } from "./lib/tracing";
 
 /** Moleculer 0.15's internal middlewares, in its own order (service-broker.js). */
@@ -49,27 +49,35 @@ export function brokerOptions(cfg: Config = config()): BrokerOptions {
 				: { enabled: true, reporter: [{ type: "Prometheus", options: { port: cfg.metricsPort, host: cfg.host, path: "/metrics" } }] },
 		// Jaeger (JAEGER_ENDPOINT) or console spans of every action, tokens and passwords redacted.
 		tracing: tracingOptions(cfg),
+		// The one cache of every process (lib/counts-cache.ts, lib/read-model.ts): counts, change
+		// stamps, viewer flags, conversation clocks and send locks. Redis in a cluster (shared
+		// by every replica; one connection, whose client pipelines the reads of one tick into
+		// one round trip), an in-process LRU embedded.
 		cacher: cfg.redisUrl
 			? {
 					type: "Redis",
 					options: {
 						prefix: `${cfg.namespace}-cache`,
 						ttl: cfg.countsCacheTtl,
-						// Batches the many single-key reads of a page into one round trip.
-						redis: { url: cfg.redisUrl, enableAutoPipelining: true, maxRetriesPerRequest: 3 }
+						redis: { url: cfg.redisUrl, enableAutoPipelining: true, maxRetriesPerRequest: 3 },
+						// cacher.lock(): a busy lock is retried for up to about two seconds.
+						redlock: { retryCount: 40, retryDelay: 50, retryJitter: 50 }
 					}
 				}
-			: { type: "Memory", options: { ttl: cfg.countsCacheTtl, clone: false } },
+			: { type: "MemoryLRU", options: { ttl: cfg.countsCacheTtl, max: 200_000, clone: false } },
 		requestTimeout: cfg.requestTimeoutMs,
-		// A node that dies without saying goodbye (SIGKILL, OOM) is forgotten after 10 s
-		// instead of Moleculer's 30 s: until then calls routed to it time out.
-		heartbeatInterval: 3,
-		heartbeatTimeout: 10,
-		retryPolicy: { enabled: false },
+		// A node that dies without saying goodbye (SIGKILL, OOM) is forgotten after 5 s instead
+		// of Moleculer's 30 s; until then the circuit breaker and the reads' retries route around it.
+		heartbeatInterval: 2,
+		heartbeatTimeout: 5,
+		// Off by default: only idempotent reads turn retries on (lib/resilience.ts), within a budget.
+		retryPolicy: { enabled: false, retries: 2, delay: 10, maxDelay: 50, factor: 2, check: retryable },
 		// On stop, other nodes are told first (empty INFO), then this node keeps serving for
 		// stopDelay so in-flight routing settles, then services stop (tracking drains them).
-		registry: { strategy: "RoundRobin", preferLocal: true, stopDelay: Math.max(100, cfg.shutdownDelayMs) },
-		circuitBreaker: { enabled: false },
+		// Round robin; a retried read goes to another replica than the one that failed (lib/resilience.ts).
+		registry: { strategy: RetryElsewhere, preferLocal: true, stopDelay: Math.max(100, cfg.shutdownDelayMs) },
+		// An endpoint whose calls keep failing (timeouts, 5xx) is skipped for halfOpenTime, then tried again.
+		circuitBreaker: { enabled: true, threshold: 0.5, minRequestCount: 5, windowTime: 5, halfOpenTime: 5000 },
 		// Lets in-flight requests finish on shutdown (SIGTERM) before services stop.
 		tracking: { enabled: true, shutdownTimeout: cfg.shutdownTimeoutMs },
 		validator: true,
@@ -79,9 +87,8 @@ export function brokerOptions(cfg: Config = config()): BrokerOptions {
 		middlewares: [
 			AuthMiddleware,
 			HealthMiddleware(cfg.healthPort, cfg.host),
-			CountStoreMiddleware,
+			InvalidationsMiddleware,
 			DomainMetricsMiddleware(),
-			BatchedSendsMiddleware,
 			...MOLECULER_MIDDLEWARES.filter(name => name !== "Metrics" || cfg.metricsActions)
 		],
 		// The developer commands of `npm run repl` (lib/repl.ts). The 0.15 typings give their

@@ -11,6 +11,10 @@ export interface BenchRequest {
 	method: "GET" | "POST";
 	/** Path with query string, e.g. /douyin/feed/?token=… */
 	path: string;
+	/** Reads what a later request of the same connection needs from this answer (e.g. a new comment's id). */
+	remember?: (body: string, context: Record<string, unknown>) => void;
+	/** The path, from what earlier answers of the connection left in `context`. */
+	pathFrom?: (context: Record<string, unknown>) => string;
 }
 
 export interface LoadSpec {
@@ -73,7 +77,13 @@ function runOnce(spec: LoadSpec, durationS: number, onAnswer?: (status: number, 
 						spec.requestsFor(connection).map(request => ({
 							method: request.method,
 							path: request.path,
-							...(onAnswer ? { onResponse: (status: number, body: string) => onAnswer(status, body) } : {})
+							...(request.pathFrom
+								? { setupRequest: (req: autocannon.Request, context: object) => ({ ...req, path: request.pathFrom!(context as Record<string, unknown>) }) }
+								: {}),
+							onResponse: (status: number, body: string, context: object) => {
+								request.remember?.(body, context as Record<string, unknown>);
+								onAnswer?.(status, body);
+							}
 						}))
 					);
 				}

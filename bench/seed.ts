@@ -26,6 +26,8 @@ export interface Seeded {
 	viewer: Account;
 	/** videoIds[i] is the video of authors[i]. */
 	videoIds: number[];
+	/** What the seed joined, as [account, target] indexes (account n is the viewer; targets index authors and their videos). */
+	social: { likes: [number, number][]; follows: [number, number][] };
 }
 
 type Params = Record<string, string | number>;
@@ -105,10 +107,13 @@ export async function seed(base: string, runId: string, options: { authors: numb
 	// authors; each of the first ten authors likes and comments on the next author's video and follows them.
 	const third = Math.max(1, Math.floor(authors.length / 3));
 	const social: Promise<unknown>[] = [];
+	const joined: Seeded["social"] = { likes: [], follows: [] };
 	for (let i = 0; i < third; i++) {
+		const next = (i + 1) % authors.length;
+		joined.likes.push([authors.length, i], [i, next]);
+		joined.follows.push([authors.length, i], [i, next]);
 		social.push(ok(base, "POST", "/favorite/action/", { token: viewer.token, video_id: videoIds[i], action_type: 1 }));
 		social.push(ok(base, "POST", "/relation/action/", { token: viewer.token, to_user_id: authors[i].id, action_type: 1 }));
-		const next = (i + 1) % authors.length;
 		social.push(ok(base, "POST", "/favorite/action/", { token: authors[i].token, video_id: videoIds[next], action_type: 1 }));
 		social.push(ok(base, "POST", "/relation/action/", { token: authors[i].token, to_user_id: authors[next].id, action_type: 1 }));
 		social.push(
@@ -117,7 +122,7 @@ export async function seed(base: string, runId: string, options: { authors: numb
 	}
 	await Promise.all(social);
 	log(`seed: likes, follows and comments added (${Date.now() - started} ms)`);
-	return { authors, viewer, videoIds };
+	return { authors, viewer, videoIds, social: joined };
 }
 
 /** The feed as the viewer sees it, once it holds every seeded video by distinct authors with non-zero counts. */

@@ -10,6 +10,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { dropClusterData } from "../test/helpers/real-servers";
 import { Child, type CpuGroups, freePorts, log, pidsByName, until } from "./procs";
+import { type PrivateServers, startPrivateServers } from "./servers";
 
 export const ROOT = path.join(__dirname, "..", "..");
 const run = promisify(execFile);
@@ -134,18 +135,27 @@ export interface ClusterTarget extends Target {
 	cleanUp(): Promise<void>;
 }
 
-/** A local cluster of its own (namespace, databases, bucket, ports, state directory) beside any other. */
-export async function startCluster(runId: string, workDir: string): Promise<ClusterTarget> {
+/**
+ * A local cluster of its own (namespace, databases, bucket, ports, state directory) beside
+ * any other, on NATS, Redis and FerretDB of its own (bench/servers.ts) unless
+ * BENCH_SHARED_SERVERS=1 (then those of the environment, whose CPU others share).
+ */
+export async function startCluster(runId: string, workDir: string, logDir: string): Promise<ClusterTarget> {
 	const missing = ["TRANSPORTER", "MONGO_URI", "REDIS_URL", "S3_ENDPOINT"].filter(name => !process.env[name]);
 	if (missing.length > 0) throw new Error(`the cluster needs the servers: eval "$(bash scripts/servers.sh start)" (missing ${missing.join(", ")})`);
+	const servers: PrivateServers | null = process.env.BENCH_SHARED_SERVERS === "1" ? null : await startPrivateServers(workDir, logDir);
+	const urls = {
+		TRANSPORTER: servers?.env.TRANSPORTER ?? process.env.TRANSPORTER,
+		MONGO_URI: servers?.env.MONGO_URI ?? process.env.MONGO_URI,
+		REDIS_URL: servers?.env.REDIS_URL ?? process.env.REDIS_URL
+	};
 	const id = `bench${runId}`;
 	const clusterDir = path.join(workDir, "cluster");
 	const replicasApi = Number(process.env.REPLICAS_API ?? 2);
 	const base = await freePorts(32);
 	const env = cleanEnv({
-		TRANSPORTER: process.env.TRANSPORTER,
-		MONGO_URI: process.env.MONGO_URI,
-		REDIS_URL: process.env.REDIS_URL,
+		...urls,
+		CLUSTER_SERVERS: "given",
 		S3_ENDPOINT: process.env.S3_ENDPOINT,
 		S3_ACCESS_KEY: process.env.S3_ACCESS_KEY,
 		S3_SECRET_KEY: process.env.S3_SECRET_KEY,
@@ -166,7 +176,10 @@ export async function startCluster(runId: string, workDir: string): Promise<Clus
 	const stop = async () => {
 		await run("bash", [script, "stop"], { cwd: ROOT, env, timeout: 90000 }).catch(err => log(`cluster stop: ${(err as Error).message}`));
 	};
-	const cleanUp = () => dropClusterData(id).catch(err => log(`cluster clean-up of ${id}: ${(err as Error).message}`));
+	const cleanUp = async () => {
+		await dropClusterData(id, urls.MONGO_URI).catch(err => log(`cluster clean-up of ${id}: ${(err as Error).message}`));
+		await servers?.stop();
+	};
 	log(`cluster: starting (namespace ${id}, API on :${base}…:${base + replicasApi - 1}); this builds and takes a minute`);
 	try {
 		await run("bash", [script, "start"], { cwd: ROOT, env, timeout: 300000, maxBuffer: 16 << 20 });
@@ -186,7 +199,7 @@ export async function startCluster(runId: string, workDir: string): Promise<Clus
 	const services = ["api", "videos", "users", "favorites", "relations", "comments", "messages", "transcoder"];
 	const cpu: CpuGroups = Object.fromEntries([
 		...services.map(service => [service, pidsOf(service)] as const),
-		...Object.entries(INFRA).map(([group, comm]) => [group, () => pidsByName(comm)] as const)
+		...(servers ? Object.entries(servers.cpu) : Object.entries(INFRA).map(([group, comm]) => [group, () => pidsByName(comm)] as const))
 	]);
 	const bases = Array.from({ length: replicasApi }, (_, i) => `http://127.0.0.1:${base + i}`);
 	log(`cluster: up (${bases.join(", ")}), logs in ${clusterDir}`);

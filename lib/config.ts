@@ -101,6 +101,8 @@ export interface Config {
 	uploadTimeoutMs: number;
 	/** Default timeout of every other call, in milliseconds. */
 	requestTimeoutMs: number;
+	/** Per-attempt timeout of an idempotent read the gateway calls (then retried on another replica); reads between services get a half or a quarter, ms. */
+	readTimeoutMs: number;
 	transcode: {
 		/** Attempts before a job ends `failed`. */
 		maxAttempts: number;
@@ -284,6 +286,10 @@ export function loadConfig(env: Env = process.env): Config {
 	if (!["off", "console", "jaeger"].includes(tracing)) throw new ConfigError(`TRACE_EXPORTER must be off, console or jaeger, got "${tracing}"`);
 	if (tracing === "jaeger" && !jaegerEndpoint)
 		throw new ConfigError("TRACE_EXPORTER=jaeger needs JAEGER_ENDPOINT (e.g. http://jaeger-collector:14268/api/traces)");
+	if (transporter && !str(env, "REDIS_URL"))
+		throw new ConfigError(
+			"REDIS_URL is required in cluster mode (TRANSPORTER is set): every replica must share one cache, or each would serve what it alone remembers"
+		);
 	const secret = str(env, "JWT_SECRET");
 	if (transporter && !secret)
 		throw new ConfigError("JWT_SECRET is required in cluster mode (TRANSPORTER is set): every replica must share it");
@@ -340,6 +346,7 @@ export function loadConfig(env: Env = process.env): Config {
 		publishWaitMs: int(env, "PUBLISH_WAIT_MS", 10 * 1000, 0),
 		uploadTimeoutMs: int(env, "UPLOAD_TIMEOUT_MS", 10 * 60 * 1000, 1000),
 		requestTimeoutMs: int(env, "REQUEST_TIMEOUT_MS", 10 * 1000, 100),
+		readTimeoutMs: int(env, "READ_TIMEOUT_MS", 3000, 200),
 		transcode: {
 			maxAttempts: int(env, "TRANSCODE_MAX_ATTEMPTS", 5, 1),
 			leaseMs: int(env, "TRANSCODE_LEASE_MS", 60 * 1000, 1000),

@@ -1,29 +1,42 @@
 /**
- * Derived counts, cached per entity: in process memory in embedded mode, in Redis in
- * cluster mode (so every replica sees an invalidation at once). A count is always
- * computed from the owner's data; the cache only saves the recount. A page reads all its
- * ids in ONE lookup (a Map walk, or one Redis MGET), not one cache call per id. The
- * writer deletes the entries its change touches right after the write, and once more a
- * moment later: a reader that counted just before the write and stores its result just
- * after the first delete would otherwise leave a stale count until the TTL.
+ * The owner's side of derived counts and viewer flags, kept in Moleculer's cacher
+ * (`broker.cacher`: an in-process LRU in embedded mode, Redis in a cluster, so every replica
+ * sees a change at once). A count is always computed from the owner's data; the cache only
+ * saves the recount.
  *
- * Every invalidation also renews a change stamp (STAMP): `counts` for any count, and
- * `viewer:<id>` for a viewer's own flags. A service that keeps something it assembled
- * from other owners' counts or flags (the feed's pages) reads the stamps first, in one
- * lookup, and keeps its copy only while they are unchanged: no call to the owners, and
- * never stale, on any replica.
+ * - `CountsCache`: the facts of each id (`{ favorite_count: 3 }`), cached under
+ *   `<provider action>:<id>`; a page reads all its ids in one batch (the Redis client
+ *   pipelines the reads of one tick into one round trip), recounts the missing ones at once.
+ * - `ViewerFlags`: a viewer's yes/no facts (`{ is_favorite: true }`) per (viewer, id), under
+ *   `<provider action>:<viewer>:<id>`.
+ * - Change stamps (`STAMP`): every write that changes a count or a flag renews the stamps it
+ *   touches (`stamp:videos`, `stamp:users`, `stamp:viewer:<id>`) to a value never seen
+ *   before. A consumer that keeps something assembled from other owners' facts (lib/read-model)
+ *   reads the stamps first and keeps its copy only while they are unchanged.
+ * - `invalidate`: a writer forgets the entries its change touches and renews the stamps, in
+ *   one round trip, and once more a moment later (batched per process): a reader that
+ *   counted just before the write and stored its result just after the first delete would
+ *   otherwise leave a stale count until the TTL.
+ *
+ * The cache keys double as the facts protocol's fallback (lib/facts.ts): when a provider
+ * cannot answer, its callers read its last answers straight from the cache.
  */
 import { randomUUID } from "node:crypto";
-import { Redis } from "ioredis";
-import { LRUCache } from "lru-cache";
 import type { ServiceBroker } from "moleculer";
-import { config } from "./config";
-import { healthOf } from "./health";
+
+/** The broker's cacher (Moleculer's MemoryLRU cacher embedded, its Redis cacher in a cluster). */
+export type Cacher = NonNullable<ServiceBroker["cacher"]>;
+import type { Facts } from "./facts";
 
 /** The change stamps: a stamp gets a value never seen before whenever what it covers changes. */
 export const STAMP = {
-	/** Any cached count (likes, comments, follows, works). */
-	counts: "stamp:counts",
+	/**
+	 * Anything a Video shows that changes: which videos are ready, their counts
+	 * (favorite_count, comment_count) and their authors' counts. Renewed with `users` too.
+	 */
+	videos: "stamp:videos",
+	/** The counts a User shows (follows, followers, likes given and received, works). */
+	users: "stamp:users",
 	/** The viewer's own flags: what they liked, whom they follow. */
 	viewer: (viewerId: number) => `stamp:viewer:${viewerId}`
 };
@@ -31,197 +44,214 @@ export const STAMP = {
 /** A stamp outlives every copy kept against it (those live a minute at most). */
 const STAMP_TTL_SECONDS = 7 * 24 * 3600;
 
-/** Where cached counts live: batched reads and writes of JSON values, and the change stamps. */
-export interface CountStore {
-	getMany(keys: string[]): Promise<(unknown | null)[]>;
-	setMany(entries: [string, unknown][], ttlSeconds: number): Promise<void>;
-	/** Deletes the keys and renews the stamps, in one round trip. */
-	invalidate(keys: string[], stamps: string[]): Promise<void>;
-	/** The stamps' values (null: never renewed, or long ago). */
-	stamps(keys: string[]): Promise<(string | null)[]>;
-}
+/** Longer than any recount takes: the second delete comes after every racing reader stored. */
+export const RECOUNT_GRACE_MS = 1000;
 
-/** Embedded mode: one process, so a bounded in-memory map is the whole cache. */
-export class MemoryCountStore implements CountStore {
-	private readonly cache = new LRUCache<string, object>({ max: 200_000, ttlAutopurge: false });
-	/** Not in the LRU: an evicted stamp would read as an old value again. One per viewer who ever acted. */
-	private readonly stampValues = new Map<string, string>();
-
-	async getMany(keys: string[]) {
-		return keys.map(key => this.cache.get(key) ?? null);
-	}
-
-	async setMany(entries: [string, unknown][], ttlSeconds: number) {
-		for (const [key, value] of entries) this.cache.set(key, value as object, { ttl: ttlSeconds * 1000 });
-	}
-
-	async invalidate(keys: string[], stamps: string[]) {
-		for (const key of keys) this.cache.delete(key);
-		for (const stamp of stamps) this.stampValues.set(stamp, randomUUID());
-	}
-
-	async stamps(keys: string[]) {
-		return keys.map(key => this.stampValues.get(key) ?? null);
+/** The cacher's values, key by key, in one batch (undefined: not cached); a cache that fails reads as empty. */
+export async function cachedValues<T>(cacher: Cacher, keys: readonly string[]): Promise<(T | undefined)[]> {
+	try {
+		return (await Promise.all(keys.map(key => cacher.get(key)))) as (T | undefined | null)[] as (T | undefined)[];
+	} catch {
+		return keys.map(() => undefined);
 	}
 }
 
-/** Cluster mode: Redis, shared by every replica; one round trip per batch. */
-export class RedisCountStore implements CountStore {
-	constructor(
-		private readonly redis: Redis,
-		private readonly prefix: string
-	) {}
+/**
+ * The stamps' values, in one batch; null for a stamp that is missing (never renewed,
+ * expired, evicted) or unreadable. A reader keeps nothing against null. It asks for a fresh
+ * value instead, but never uses that value itself: a fresh value set just after a writer's
+ * renewal may overwrite it, which is harmless only because nothing was built under it yet
+ * (whoever reads it later reads the owners' data after that write).
+ */
+export async function readStamps(cacher: Cacher, keys: readonly string[]): Promise<(string | null)[]> {
+	let values: unknown[];
+	try {
+		values = await Promise.all(keys.map(key => cacher.get(key)));
+	} catch {
+		return keys.map(() => null);
+	}
+	return values.map((value, i) => {
+		if (typeof value === "string") return value;
+		cacher.set(keys[i], randomUUID(), STAMP_TTL_SECONDS).catch(() => undefined);
+		return null;
+	});
+}
 
-	async getMany(keys: string[]) {
-		if (keys.length === 0) return [];
-		const values = await this.redis.mget(keys.map(key => this.prefix + key));
-		return values.map(value => (value == null ? null : (JSON.parse(value) as unknown)));
+interface Pending {
+	keys: Set<string>;
+	stamps: Set<string>;
+}
+
+const nothing = (): Pending => ({ keys: new Set(), stamps: new Set() });
+
+/**
+ * The invalidations of one broker: now, and once more a moment later. The second passes are
+ * batched: every RECOUNT_GRACE_MS, one round trip repeats those queued during the period
+ * before the last, so each comes between one and two grace periods after its write.
+ */
+class Invalidations {
+	private queued = nothing();
+	private due = nothing();
+	private timer: NodeJS.Timeout | null = null;
+
+	constructor(private readonly cacher: Cacher) {}
+
+	/** Forgets `keys` and renews `stamps` in one round trip; queues the same for the second pass. */
+	async now(keys: readonly string[], stamps: readonly string[]): Promise<void> {
+		for (const key of keys) this.queued.keys.add(key);
+		for (const stamp of stamps) this.queued.stamps.add(stamp);
+		if (!this.timer) {
+			this.timer = setInterval(() => void this.tick(), RECOUNT_GRACE_MS);
+			this.timer.unref();
+		}
+		await this.apply(this.cacher, keys, stamps);
 	}
 
-	async setMany(entries: [string, unknown][], ttlSeconds: number) {
-		if (entries.length === 0) return;
-		const batch = this.redis.multi();
-		for (const [key, value] of entries) batch.set(this.prefix + key, JSON.stringify(value), "EX", ttlSeconds);
-		await batch.exec();
+	/** Every second pass still pending, at once (before the process stops). */
+	async flush(): Promise<void> {
+		if (this.timer) clearInterval(this.timer);
+		this.timer = null;
+		const all = { keys: new Set([...this.due.keys, ...this.queued.keys]), stamps: new Set([...this.due.stamps, ...this.queued.stamps]) };
+		this.due = nothing();
+		this.queued = nothing();
+		await this.apply(this.cacher, [...all.keys], [...all.stamps]).catch(() => undefined);
 	}
 
-	async invalidate(keys: string[], stamps: string[]) {
-		const batch = this.redis.multi();
-		if (keys.length > 0) batch.del(keys.map(key => this.prefix + key));
-		for (const stamp of stamps) batch.set(this.prefix + stamp, randomUUID(), "EX", STAMP_TTL_SECONDS);
-		await batch.exec();
+	private async tick(): Promise<void> {
+		const due = this.due;
+		this.due = this.queued;
+		this.queued = nothing();
+		if (due.keys.size === 0 && due.stamps.size === 0 && this.due.keys.size === 0 && this.due.stamps.size === 0 && this.timer) {
+			clearInterval(this.timer);
+			this.timer = null;
+		}
+		await this.apply(this.cacher, [...due.keys], [...due.stamps]).catch(() => undefined);
 	}
 
-	async stamps(keys: string[]) {
-		return keys.length === 0 ? [] : this.redis.mget(keys.map(key => this.prefix + key));
+	private async apply(cacher: Cacher, keys: readonly string[], stamps: readonly string[]): Promise<void> {
+		await Promise.all([
+			keys.length > 0 ? cacher.del([...keys]) : undefined,
+			...stamps.map(stamp => cacher.set(stamp, randomUUID(), STAMP_TTL_SECONDS))
+		]);
 	}
 }
 
-let processStore: CountStore | null = null;
-let processRedis: Redis | null = null;
+const INVALIDATIONS = Symbol.for("moletok.invalidations");
 
-/** The count store of this process, chosen by REDIS_URL. */
-export function countStore(): CountStore {
-	if (!processStore) {
-		const cfg = config();
-		if (cfg.redisUrl) {
-			// Auto-pipelining: the reads of every request that arrived in the same tick go out in
-			// one write and come back in one, instead of a round trip (two wake-ups) each.
-			processRedis = new Redis(cfg.redisUrl, { maxRetriesPerRequest: 3, enableAutoPipelining: true });
-			processStore = new RedisCountStore(processRedis, `${cfg.namespace}-counts:`);
-		} else processStore = new MemoryCountStore();
-	}
-	return processStore;
+function invalidationsOf(broker: ServiceBroker): Invalidations {
+	const holder = broker as ServiceBroker & { [INVALIDATIONS]?: Invalidations };
+	if (!broker.cacher) throw new Error("MoleTok needs the broker's cacher (moleculer.config.ts)");
+	holder[INVALIDATIONS] ??= new Invalidations(broker.cacher);
+	return holder[INVALIDATIONS];
 }
 
-/** Closes this process's Redis connection of the count store with the broker; checks it in /ready. */
-export const CountStoreMiddleware = {
-	name: "CountStore",
-	async started(broker: ServiceBroker) {
-		if (processRedis) healthOf(broker).register("counts", async () => void (await processRedis!.ping()));
-	},
-	async stopped() {
-		await processRedis?.quit().catch(() => undefined);
-		processRedis = null;
-		processStore = null;
+/**
+ * After a write: forgets the cached entries it changed and renews the stamps it touched, in
+ * one round trip, and again (batched with every other write of this process) RECOUNT_GRACE_MS later.
+ */
+export function invalidate(broker: ServiceBroker, keys: readonly string[], stamps: readonly string[]): Promise<void> {
+	return invalidationsOf(broker).now(keys, stamps);
+}
+
+/** Runs the pending second invalidations before the broker stops (nothing is left stale after a restart). */
+export const InvalidationsMiddleware = {
+	name: "Invalidations",
+	async stopping(broker: ServiceBroker) {
+		await (broker as ServiceBroker & { [INVALIDATIONS]?: Invalidations })[INVALIDATIONS]?.flush();
 	}
 };
 
-/** Longer than any recount takes: the second delete comes after every racing reader stored. */
-const RECOUNT_GRACE_MS = 1000;
-
+/** The counts of ids, as an owner's facts provider answers them: cached per id, recounted in one query. */
 export class CountsCache<T extends object, K extends number | string = number> {
 	/**
-	 * @param prefix  key prefix, `<service>.<what>`, e.g. "favorites.videoCounts"
-	 * @param compute recounts the given ids from the owner's data (one query for all)
-	 * @param store   where the counts are kept (default: this process's store)
+	 * @param cacher  the broker's cacher
+	 * @param prefix  the provider action answering these counts, e.g. "favorites.videoFacts"
+	 * @param compute recounts the given ids from the owner's data (one query for all); an id it leaves out counts as `empty`
+	 * @param empty   the counts of an id nothing counted yet
 	 */
 	constructor(
-		private readonly prefix: string,
+		private readonly cacher: Cacher,
+		readonly prefix: string,
 		private readonly compute: (ids: K[]) => Promise<Map<K, T>>,
-		private readonly store: CountStore = countStore(),
-		private readonly ttlSeconds: number = config().countsCacheTtl
+		private readonly empty: T,
+		private readonly ttlSeconds: number
 	) {}
 
-	private key(id: K): string {
+	key(id: K): string {
 		return `${this.prefix}:${id}`;
 	}
 
 	/** The counts of every id: cached entries as they are, the rest recounted at once. */
 	async get(ids: readonly K[]): Promise<Map<K, T>> {
 		const result = new Map<K, T>();
-		const cached = await this.store.getMany(ids.map(id => this.key(id)));
+		const cached = await cachedValues<T>(this.cacher, ids.map(id => this.key(id)));
 		const missing: K[] = [];
 		ids.forEach((id, i) => {
 			const hit = cached[i];
-			if (hit != null) result.set(id, hit as T);
+			if (hit != null) result.set(id, hit);
 			else missing.push(id);
 		});
 		if (missing.length > 0) {
 			const fresh = await this.compute(missing);
-			const entries: [string, T][] = [];
 			for (const id of missing) {
-				const value = fresh.get(id);
-				if (value === undefined) continue;
+				const value = fresh.get(id) ?? this.empty;
 				result.set(id, value);
-				entries.push([this.key(id), value]);
+				this.cacher.set(this.key(id), value, this.ttlSeconds).catch(() => undefined);
 			}
-			await this.store.setMany(entries, this.ttlSeconds);
 		}
 		return result;
 	}
 
-	/** Forgets the counts of these ids and renews the stamps (default: STAMP.counts); call after every write that changes them. */
-	async invalidate(ids: readonly K[], stamps: string[] = [STAMP.counts]): Promise<void> {
-		if (ids.length === 0) return;
-		const keys = ids.map(id => this.key(id));
-		await this.store.invalidate(keys, stamps);
-		setTimeout(() => void this.store.invalidate(keys, stamps).catch(() => undefined), RECOUNT_GRACE_MS).unref();
+	/** The provider's answer: `{ [id]: counts }` for every id. */
+	async facts(ids: readonly K[]): Promise<Facts<T>> {
+		const counts = await this.get(ids);
+		const facts: Record<string, T> = {};
+		for (const id of ids) facts[String(id)] = counts.get(id)!;
+		return facts as unknown as Facts<T>;
 	}
 }
 
 /**
- * Cached yes/no facts of a viewer about entities ("has viewer 7 liked video 12?"), one
- * entry per (viewer, entity) pair, so a page costs one batched read whatever the viewer
- * has done before; the writer invalidates the pairs it changes.
+ * A viewer's yes/no fact about entities ("has viewer 7 liked video 12?"), cached per
+ * (viewer, entity) pair, so a page costs one batched read whatever the viewer did before.
  */
-export class ViewerFlags {
-	private readonly cache: CountsCache<{ on: boolean }, string>;
+export class ViewerFlags<F extends string> {
+	/**
+	 * @param cacher the broker's cacher
+	 * @param prefix the provider action answering these flags, e.g. "favorites.videoFlags"
+	 * @param field  the flag's name in the answer, e.g. "is_favorite"
+	 * @param find   the ids among `ids` for which the fact holds for `viewerId` (one query)
+	 */
+	constructor(
+		private readonly cacher: Cacher,
+		readonly prefix: string,
+		private readonly field: F,
+		private readonly find: (viewerId: number, ids: number[]) => Promise<number[]>,
+		private readonly ttlSeconds: number
+	) {}
 
-	/** @param find the ids among `ids` for which the fact holds for `viewerId` (one query) */
-	constructor(prefix: string, find: (viewerId: number, ids: number[]) => Promise<number[]>, store?: CountStore, ttlSeconds?: number) {
-		this.cache = new CountsCache<{ on: boolean }, string>(
-			prefix,
-			async pairs => {
-				const byViewer = new Map<number, number[]>();
-				for (const pair of pairs) {
-					const [viewerId, id] = pair.split(":").map(Number);
-					byViewer.set(viewerId, [...(byViewer.get(viewerId) ?? []), id]);
-				}
-				const result = new Map<string, { on: boolean }>();
-				for (const [viewerId, ids] of byViewer) {
-					const on = new Set(await find(viewerId, ids));
-					for (const id of ids) result.set(`${viewerId}:${id}`, { on: on.has(id) });
-				}
-				return result;
-			},
-			store,
-			ttlSeconds
-		);
+	key(viewerId: number, id: number): string {
+		return `${this.prefix}:${viewerId}:${id}`;
 	}
 
-	/** The ids among `ids` for which the fact holds for the viewer (none when anonymous). */
-	async get(viewerId: number | undefined, ids: readonly number[]): Promise<Set<number>> {
-		if (!viewerId || ids.length === 0) return new Set();
-		const flags = await this.cache.get(ids.map(id => `${viewerId}:${id}`));
-		return new Set(ids.filter(id => flags.get(`${viewerId}:${id}`)?.on));
-	}
-
-	/** Forgets the viewer's flags about these ids and renews the viewer's stamp. */
-	invalidate(viewerId: number, ids: readonly number[]): Promise<void> {
-		return this.cache.invalidate(
-			ids.map(id => `${viewerId}:${id}`),
-			[STAMP.viewer(viewerId)]
-		);
+	/** The provider's answer: `{ [id]: { [field]: boolean } }` for every id. */
+	async facts(viewerId: number, ids: readonly number[]): Promise<Facts<Record<F, boolean>>> {
+		const facts: Record<number, Record<F, boolean>> = {};
+		const cached = await cachedValues<Record<F, boolean>>(this.cacher, ids.map(id => this.key(viewerId, id)));
+		const missing: number[] = [];
+		ids.forEach((id, i) => {
+			const hit = cached[i];
+			if (hit != null) facts[id] = hit;
+			else missing.push(id);
+		});
+		if (missing.length > 0) {
+			const on = new Set(await this.find(viewerId, missing));
+			for (const id of missing) {
+				const value = { [this.field]: on.has(id) } as Record<F, boolean>;
+				facts[id] = value;
+				this.cacher.set(this.key(viewerId, id), value, this.ttlSeconds).catch(() => undefined);
+			}
+		}
+		return facts;
 	}
 }

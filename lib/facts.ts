@@ -5,9 +5,17 @@
  * page with all ids; each provider answers `{ [id]: { field: value } }`. Count providers
  * take `{ ids }`, flag providers `{ ids, viewerId }`. Adding a provider is one line in
  * the owner's settings; callers never change.
+ *
+ * Every provider keeps its answers in the broker's cacher under `<action>:<id>` (counts) or
+ * `<action>:<viewerId>:<id>` (flags) (lib/counts-cache.ts). When a provider cannot answer
+ * (its service is down, or its node died and the call timed out), `gatherFacts` reads its
+ * last answers from there instead: the page is served with the counts the cache still
+ * holds (the wire default, 0 or false, where it holds none) and is marked stale, so nobody
+ * keeps it for long. It never fails a page.
  */
-import { LRUCache } from "lru-cache";
-import type { Context } from "moleculer";
+import type { Context, ServiceBroker } from "moleculer";
+import { cachedValues } from "./counts-cache";
+import { READ } from "./resilience";
 
 export interface FactsParams {
 	ids: number[];
@@ -17,7 +25,14 @@ export interface FactsParams {
 
 export type Facts<F> = Record<number, Partial<F>>;
 
-const idsSchema = { type: "array", items: { type: "number", integer: true, positive: true }, max: 1000 } as const;
+/** Facts gathered from every provider; `stale` when some came from the cache because a provider did not answer. */
+export interface Gathered<F> {
+	facts: Facts<F>;
+	stale: boolean;
+}
+
+/** fastest-validator schema of a list of ids (one batched call takes at most 1000). */
+export const idsSchema = { type: "array", items: { type: "number", integer: true, positive: true }, max: 1000 } as const;
 
 /** fastest-validator schema of every count provider action. */
 export const factsParamsSchema = { ids: idsSchema } as const;
@@ -25,67 +40,62 @@ export const factsParamsSchema = { ids: idsSchema } as const;
 /** fastest-validator schema of every flag provider action. */
 export const flagsParamsSchema = { ids: idsSchema, viewerId: { type: "number", integer: true, positive: true } } as const;
 
+/** How often a provider that does not answer is logged, at most. */
+const WARN_EVERY_MS = 10_000;
+const lastWarned = new Map<string, number>();
+
+function warnOnce(broker: ServiceBroker, action: string, err: Error): void {
+	const now = Date.now();
+	if ((lastWarned.get(action) ?? 0) > now - WARN_EVERY_MS) return;
+	lastWarned.set(action, now);
+	broker.logger.warn(`${action} did not answer (${err.message}): serving its last cached facts (logged once per ${WARN_EVERY_MS / 1000} s)`);
+}
+
+/** A client's mistake stays an error; anything else (down, timed out, failing) falls back to the cache. */
+function isOutage(err: Error & { code?: unknown; retryable?: boolean }): boolean {
+	return err.retryable === true || typeof err.code !== "number" || err.code >= 500;
+}
+
+/** The provider's answers for these ids as its cache holds them. */
+async function cachedFacts<F>(broker: ServiceBroker, action: string, params: FactsParams): Promise<Facts<F>> {
+	if (!broker.cacher) return {};
+	const keys = params.ids.map(id => (params.viewerId ? `${action}:${params.viewerId}:${id}` : `${action}:${id}`));
+	const values = await cachedValues<Partial<F>>(broker.cacher, keys);
+	const facts: Facts<F> = {};
+	params.ids.forEach((id, i) => {
+		if (values[i] != null) facts[id] = values[i];
+	});
+	return facts;
+}
+
 /** Calls every provider once, in parallel, and merges their answers per id. */
-export async function gatherFacts<F>(ctx: Context, providers: readonly string[], params: FactsParams): Promise<Facts<F>> {
+export async function gatherFacts<F>(ctx: Context, providers: readonly string[], params: FactsParams): Promise<Gathered<F>> {
 	const merged: Facts<F> = {};
-	if (params.ids.length === 0 || providers.length === 0) return merged;
-	const answers = await Promise.all(providers.map(action => ctx.call<Facts<F>, FactsParams>(action, params)));
+	if (params.ids.length === 0 || providers.length === 0) return { facts: merged, stale: false };
+	let stale = false;
+	const fallBack = (action: string, err: Error) => {
+		warnOnce(ctx.broker, action, err);
+		stale = true;
+		return cachedFacts<F>(ctx.broker, action, params);
+	};
+	const answers = await Promise.all(
+		providers.map(action =>
+			// A provider with no live endpoint is not even asked (Moleculer would log every such call).
+			ctx.broker.registry.getActionEndpoints(action)?.hasAvailable()
+				? ctx.call<Facts<F>, FactsParams>(action, params, { timeout: READ.leaf() }).catch(async (err: Error) => {
+						if (!isOutage(err)) throw err;
+						return fallBack(action, err);
+					})
+				: fallBack(action, new Error("no live node runs it"))
+		)
+	);
 	for (const answer of answers)
 		for (const id in answer) {
 			const into = merged[id as unknown as number];
 			if (into) Object.assign(into, answer[id]);
-			else merged[id as unknown as number] = answer[id];
+			else merged[id as unknown as number] = { ...answer[id] };
 		}
-	return merged;
-}
-
-/** One viewer's flags about one entity, shared by every equal set; `code` numbers the distinct sets. */
-export interface FlagSet<F> {
-	values: Partial<F>;
-	code: number;
-}
-
-/**
- * A consumer's copy of viewers' flags, asked of the flag providers only for ids it has
- * not seen since the viewer's stamp (STAMP.viewer) last changed. Every like, unlike,
- * follow or unfollow renews the viewer's stamp in the shared count store, so the copy is
- * never stale, on any replica; the caller reads the stamp before calling `get`.
- */
-export class FlagsCopy<F> {
-	private readonly viewers = new LRUCache<number, { stamp: string | null; flags: Map<number, FlagSet<F>> }>({ max: 20_000, ttl: 60_000 });
-	/** The distinct flag sets seen (a handful: every combination of a few booleans). */
-	private readonly sets = new Map<string, FlagSet<F>>();
-
-	constructor(private readonly providers: readonly string[]) {}
-
-	/** The flags of each id for the viewer, by id, when this replica knows them all for this stamp (no waiting); else undefined. */
-	known(viewerId: number, stamp: string | null, ids: readonly number[]): Map<number, FlagSet<F>> | undefined {
-		const copy = this.viewers.get(viewerId);
-		if (!copy || copy.stamp !== stamp) return undefined;
-		for (const id of ids) if (!copy.flags.has(id)) return undefined;
-		return copy.flags;
-	}
-
-	/** The flags of each id for the viewer, by id. */
-	async get(ctx: Context, viewerId: number, stamp: string | null, ids: readonly number[]): Promise<Map<number, FlagSet<F>>> {
-		const known = this.known(viewerId, stamp, ids);
-		if (known) return known;
-		let copy = this.viewers.get(viewerId);
-		if (!copy || copy.stamp !== stamp) this.viewers.set(viewerId, (copy = { stamp, flags: new Map() }));
-		const missing = ids.filter(id => !copy.flags.has(id));
-		if (missing.length > 0) {
-			const facts = await gatherFacts<F>(ctx, this.providers, { ids: missing, viewerId });
-			for (const id of missing) copy.flags.set(id, this.intern(facts[id] ?? {}));
-		}
-		return copy.flags;
-	}
-
-	private intern(values: Partial<F>): FlagSet<F> {
-		const key = JSON.stringify(values);
-		let set = this.sets.get(key);
-		if (!set) this.sets.set(key, (set = { values, code: this.sets.size }));
-		return set;
-	}
+	return { facts: merged, stale };
 }
 
 /** The distinct positive ids of a list, in first-seen order. */

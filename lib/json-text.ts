@@ -1,12 +1,16 @@
 /**
  * JSON made once and written many times, kept as UTF-8 bytes. A caller that will only
- * write an answer out (the gateway) asks for it with `ctx.meta.$jsonText`; a service may
- * then put a JsonText where a large value of its answer goes (the feed's video list,
- * joined from bytes its feed head keeps). The gateway writes the bytes as they are instead
- * of encoding a structure, and between processes they travel as raw bytes after the
- * packet (lib/serializer.ts), never parsed, escaped or encoded again on the way.
- * Every other caller (the REPL, other services) gets plain objects.
+ * write an answer out (the gateway) says so with the JSON_TEXT_HEADER call header (a
+ * Moleculer 0.15 context header: it reaches the called action only, never the calls that
+ * action makes); a service may then put a JsonText where a large value of its answer goes
+ * (the feed's video list, joined from bytes its read model keeps). The gateway writes the
+ * bytes as they are instead of encoding a structure, and between processes they travel as
+ * raw bytes after the packet (lib/serializer.ts), never parsed, escaped or encoded again on
+ * the way. Every other caller (the REPL, other services) gets plain objects.
  */
+
+/** The call header by which a caller accepts JsonText in the answer (`{ headers: { [JSON_TEXT_HEADER]: true } }`). */
+export const JSON_TEXT_HEADER = "acceptJsonText";
 export interface JsonText {
 	$jsonText: Buffer;
 }

@@ -17,7 +17,9 @@
 # Env: API_PORT (default 8080), HEALTH_PORT_BASE (3100), METRICS_PORT_BASE (3200),
 # REPLICAS_API / REPLICAS_VIDEOS / REPLICAS_TRANSCODER (2, 2, 1), MOLETOK_STATE (logs and pid
 # files under $MOLETOK_STATE/cluster), MOLETOK_CLUSTER_DIR (that directory itself), JWT_SECRET
-# (generated once into the state directory when unset), LOG_LEVEL (default warn).
+# (generated once into the state directory when unset), LOG_LEVEL (default warn),
+# CLUSTER_SERVERS=given (use TRANSPORTER, MONGO_URI, REDIS_URL and S3_* as set in the
+# environment, e.g. servers of the benchmark's own, instead of starting scripts/servers.sh).
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 STATE="${MOLETOK_STATE:-$MOLETOK_CACHE/state}"
 DIR="${MOLETOK_CLUSTER_DIR:-$STATE/cluster}"
@@ -33,8 +35,16 @@ log() { echo "cluster: $*" >&2; }
 cluster_env() {
 	local secret_file="$DIR/jwt-secret"
 	[ -s "$secret_file" ] || node -e 'console.log(require("crypto").randomBytes(48).toString("base64url"))' >"$secret_file"
-	# The servers' addresses and credentials, TRANSPORTER (NATS with its user and password) among them.
-	bash "$ROOT/scripts/servers.sh" env
+	if [ "${CLUSTER_SERVERS:-}" = given ]; then
+		local name
+		for name in TRANSPORTER MONGO_URI REDIS_URL S3_ENDPOINT S3_ACCESS_KEY S3_SECRET_KEY; do
+			[ -n "${!name:-}" ] || { log "CLUSTER_SERVERS=given but $name is not set"; exit 1; }
+			echo "export $name=${!name}"
+		done
+	else
+		# The servers' addresses and credentials, TRANSPORTER (NATS with its user and password) among them.
+		bash "$ROOT/scripts/servers.sh" env
+	fi
 	echo "export JWT_SECRET=${JWT_SECRET:-$(cat "$secret_file")}"
 	echo "export PORT=$API_PORT"
 	echo "export LOG_LEVEL=${LOG_LEVEL:-warn}"
@@ -85,7 +95,7 @@ wait_ready() {
 
 start() {
 	ensure_build
-	bash "$ROOT/scripts/servers.sh" start >/dev/null
+	[ "${CLUSTER_SERVERS:-}" = given ] || bash "$ROOT/scripts/servers.sh" start >/dev/null
 	stop 2>/dev/null
 	eval "$(cluster_env)"
 	local name i port n=0 round max=1 targets=() launched=()

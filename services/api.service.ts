@@ -27,7 +27,7 @@ import {
 	routeParams,
 	success
 } from "../lib/http";
-import { encodeAnswer } from "../lib/json-text";
+import { JSON_TEXT_HEADER, encodeAnswer } from "../lib/json-text";
 import type { AppMeta } from "../lib/meta";
 import { type Gateway, handleUpload, serveMedia } from "../lib/media-http";
 import { firstValues } from "../lib/params";
@@ -132,7 +132,10 @@ const ApiService: ServiceSchema<Record<string, unknown>, ApiMethods, ApiThis> = 
 				bodyParsers: { json: { limit: BODY_LIMIT }, raw: { type: () => true, limit: BODY_LIMIT } },
 				use: [bodyFields, bodyErrors],
 				aliases: Object.fromEntries(ROUTES.filter(route => route.action !== "upload").map(route => [`${route.method} ${route.path}`, route.action])),
-				callOptions: { timeout: cfg.requestTimeoutMs },
+				// This gateway only writes answers out: an action may answer with ready JSON bytes
+				// (lib/json-text.ts; the feed does). A call header reaches the called action only.
+				// No timeout here: each action's own (a read's is short, and it is retried) or REQUEST_TIMEOUT_MS.
+				callOptions: { headers: { [JSON_TEXT_HEADER]: true } },
 				/** Only the route's own parameters reach the action, read as gin reads them. */
 				onBeforeCall(this: ApiThis, _ctx: Context, _route: unknown, req: Req, _res: ServerResponse, alias: { action?: string }) {
 					const spec = ROUTE_BY_ACTION.get(alias.action ?? "");
@@ -185,7 +188,7 @@ const ApiService: ServiceSchema<Record<string, unknown>, ApiMethods, ApiThis> = 
 	},
 
 	methods: {
-		/** The answer's JSON; a JsonText in it (see authenticate) is written as it is. */
+		/** The answer's JSON; a JsonText in it (see the route's callOptions) is written as it is. */
 		encodeResponse(_req: Req, _res: ServerResponse, data: unknown) {
 			return encodeAnswer(data);
 		},
@@ -232,8 +235,6 @@ const ApiService: ServiceSchema<Record<string, unknown>, ApiMethods, ApiThis> = 
 		async authenticate(this: ApiThis, ctx: Context<unknown, AppMeta>, _route: unknown, req: Req) {
 			const token = req.$params.token;
 			delete req.$params.token;
-			// This gateway only writes answers out: services may answer with ready JSON text.
-			ctx.meta.$jsonText = true;
 			this.resolveUser(ctx, token, req.$action?.auth);
 			return null;
 		},

@@ -5,13 +5,15 @@
  */
 import type { Context, Service } from "moleculer";
 import { config } from "../lib/config";
-import { CountsCache } from "../lib/counts-cache";
+import { CountsCache, STAMP, invalidate } from "../lib/counts-cache";
 import { forbidden, invalidParam, notFound, unauthorized } from "../lib/errors";
 import { type FactsParams, distinctIds, factsParamsSchema } from "../lib/facts";
+import { type Known, knownAuthors } from "../lib/known";
 import type { AppMeta } from "../lib/meta";
 import { METRIC } from "../lib/metrics";
 import { SensitiveWordFilter } from "../lib/sensitive-words";
 import { actionType, optionalWireId, textParam, wireId } from "../lib/params";
+import { READ, idempotentRead } from "../lib/resilience";
 import { defineService } from "../lib/service";
 import type { Collection } from "../lib/store";
 import type { Comment, User, Video } from "../lib/wire";
@@ -43,7 +45,7 @@ type Collections = { comments: Collection<CommentDoc> };
 
 type CommentsThis = Service<CommentsSettings> &
 	CommentsMethods &
-	StoreVars<Collections> & { commentCounts: CountsCache<VideoCounts>; wordFilter: SensitiveWordFilter };
+	StoreVars<Collections> & { commentCounts: CountsCache<VideoCounts>; wordFilter: SensitiveWordFilter; authors: Known<{ authorId: number }> };
 
 export interface ActionParams {
 	video_id: number;
@@ -61,6 +63,9 @@ export interface ListParams {
 type UsersResult = { users: Record<number, User> };
 
 const POST = 1;
+
+/** Comment ids are taken from the store in blocks of this many (one sequence update per block). */
+const ID_BLOCK = 100;
 
 const cfg = config();
 
@@ -119,19 +124,21 @@ const CommentsService = defineService<CommentsSettings, CommentsMethods, Comment
 
 		/** The comments on a video, newest first. Params: video_id. Returns { comment_list }. */
 		list: {
+			...idempotentRead(),
 			auth: "optional",
 			params: { video_id: wireId },
 			async handler(this: CommentsThis, ctx: Context<ListParams, AppMeta>) {
 				const videoId = ctx.params.video_id;
 				const [, docs] = await Promise.all([
-					ctx.call("videos.authorOf", { id: videoId }),
+					this.authors.get(ctx, videoId),
 					this.collections.comments.find({ videoId }, { sort: { createdAt: -1, _id: -1 }, limit: this.settings.maxListSize })
 				]);
 				if (docs.length === 0) return { comment_list: [] };
-				const { users } = await ctx.call<UsersResult, FactsParams>("users.getMany", {
-					ids: distinctIds(docs.map(doc => doc.userId)),
-					viewerId: ctx.meta.userId
-				});
+				const { users } = await ctx.call<UsersResult, FactsParams>(
+					"users.getMany",
+					{ ids: distinctIds(docs.map(doc => doc.userId)), viewerId: ctx.meta.userId },
+					{ timeout: READ.inner() }
+				);
 				return { comment_list: docs.flatMap(doc => (users[doc.userId] ? [this.toComment(doc, users[doc.userId])] : [])) };
 			}
 		},
@@ -140,9 +147,8 @@ const CommentsService = defineService<CommentsSettings, CommentsMethods, Comment
 		videoFacts: {
 			visibility: "public",
 			params: factsParamsSchema,
-			async handler(this: CommentsThis, ctx: Context<FactsParams>) {
-				const counts = await this.commentCounts.get(ctx.params.ids);
-				return Object.fromEntries(ctx.params.ids.map(id => [id, counts.get(id) ?? { comment_count: 0 }]));
+			handler(this: CommentsThis, ctx: Context<FactsParams>) {
+				return this.commentCounts.facts(ctx.params.ids);
 			}
 		}
 	},
@@ -156,22 +162,20 @@ const CommentsService = defineService<CommentsSettings, CommentsMethods, Comment
 			if (text === "") throw invalidParam("The 'comment_text' field must not be empty.", "comment_text");
 			if ([...text].length > COMMENT_CHARS) throw invalidParam(tooLongMessage, "comment_text");
 
-			const [, { users }] = await Promise.all([
-				ctx.call("videos.authorOf", { id: videoId }),
-				ctx.call<UsersResult, FactsParams>("users.getMany", { ids: [userId], viewerId: userId })
-			]);
+			// The comment's user is the viewer: no flags (is_follow of oneself is false).
+			const [, { users }] = await Promise.all([this.authors.get(ctx, videoId), ctx.call<UsersResult, FactsParams>("users.getMany", { ids: [userId] }, { timeout: READ.inner() })]);
 			const user = users[userId];
 			if (!user) throw unauthorized("the token's user no longer exists: log in again");
 
 			const doc: CommentDoc = {
-				_id: await this.store.nextId("comments"),
+				_id: await this.store.nextId("comments", ID_BLOCK),
 				videoId,
 				userId,
 				content: this.wordFilter.mask(text),
 				createdAt: Date.now()
 			};
 			await this.collections.comments.insert(doc);
-			await this.commentCounts.invalidate([videoId]);
+			await invalidate(this.broker, [this.commentCounts.key(videoId)], [STAMP.videos]);
 			ctx.emit("comment.added", { commentId: doc._id, videoId, userId });
 			this.broker.metrics.increment(METRIC.COMMENTS, { action: "add" });
 			return { comment: this.toComment(doc, user) };
@@ -181,12 +185,13 @@ const CommentsService = defineService<CommentsSettings, CommentsMethods, Comment
 			const userId = ctx.meta.userId!;
 			const { video_id: videoId, comment_id: commentId } = ctx.params;
 			if (commentId == null) throw invalidParam("The 'comment_id' field is required to delete a comment (action_type=2).", "comment_id");
-			const doc = await this.collections.comments.findOne({ _id: commentId });
-			if (!doc || doc.videoId !== videoId) throw notFound(`comment ${commentId} does not exist on video ${videoId}`);
-			if (doc.userId !== userId) throw forbidden(`comment ${commentId} is not yours: only its author may delete it`);
-			if (!(await this.collections.comments.deleteOne({ _id: commentId })))
+			// One command when it is the caller's own comment; only a refusal looks at why.
+			if (!(await this.collections.comments.deleteOne({ _id: commentId, videoId, userId }))) {
+				const doc = await this.collections.comments.findOne({ _id: commentId });
+				if (doc && doc.videoId === videoId && doc.userId !== userId) throw forbidden(`comment ${commentId} is not yours: only its author may delete it`);
 				throw notFound(`comment ${commentId} does not exist on video ${videoId}`);
-			await this.commentCounts.invalidate([videoId]);
+			}
+			await invalidate(this.broker, [this.commentCounts.key(videoId)], [STAMP.videos]);
 			ctx.emit("comment.removed", { commentId, videoId, userId });
 			this.broker.metrics.increment(METRIC.COMMENTS, { action: "remove" });
 			return {};
@@ -199,10 +204,17 @@ const CommentsService = defineService<CommentsSettings, CommentsMethods, Comment
 
 	created(this: CommentsThis) {
 		this.wordFilter = SensitiveWordFilter.fromFile(config().sensitiveWordsFile);
-		this.commentCounts = new CountsCache("comments.videoCounts", async ids => {
-			const counts = await this.collections.comments.countBy("videoId", ids);
-			return new Map(ids.map(id => [id, { comment_count: counts.get(id) ?? 0 }]));
-		});
+		this.authors = knownAuthors();
+		this.commentCounts = new CountsCache(
+			this.broker.cacher!,
+			"comments.videoFacts",
+			async ids => {
+				const counts = await this.collections.comments.countBy("videoId", ids);
+				return new Map(ids.map(id => [id, { comment_count: counts.get(id) ?? 0 }]));
+			},
+			{ comment_count: 0 },
+			config().countsCacheTtl
+		);
 	}
 });
 

@@ -5,11 +5,14 @@
  * changes, so likes received are counted from this service's own data.
  */
 import type { Context, Service } from "moleculer";
-import { CountsCache, ViewerFlags } from "../lib/counts-cache";
-import { type FactsParams, distinctIds, factsParamsSchema, flagsParamsSchema } from "../lib/facts";
+import { config } from "../lib/config";
+import { CountsCache, STAMP, ViewerFlags, invalidate } from "../lib/counts-cache";
+import { type FactsParams, factsParamsSchema, flagsParamsSchema } from "../lib/facts";
+import { type Known, knownAuthors } from "../lib/known";
 import type { AppMeta } from "../lib/meta";
 import { METRIC } from "../lib/metrics";
 import { actionType, wireId } from "../lib/params";
+import { READ, idempotentRead } from "../lib/resilience";
 import { defineService } from "../lib/service";
 import { type Collection, DuplicateKeyError } from "../lib/store";
 import type { User, Video } from "../lib/wire";
@@ -36,7 +39,12 @@ interface FavoritesSettings {
 type Collections = { likes: Collection<LikeDoc> };
 
 type FavoritesThis = Service<FavoritesSettings> &
-	StoreVars<Collections> & { videoCounts: CountsCache<VideoCounts>; userCounts: CountsCache<UserCounts>; liked: ViewerFlags };
+	StoreVars<Collections> & {
+		videoCounts: CountsCache<VideoCounts>;
+		userCounts: CountsCache<UserCounts>;
+		liked: ViewerFlags<"is_favorite">;
+		authors: Known<{ authorId: number }>;
+	};
 
 export interface ActionParams {
 	video_id: number;
@@ -54,13 +62,9 @@ const FavoritesService = defineService<FavoritesSettings, object, FavoritesThis>
 	name: "favorites",
 	mixins: [
 		StoreMixin<Collections>({
-			likes: [
-				{ fields: ["userId", "videoId"], unique: true },
-				// The embedded store uses a compound index only for queries on all its fields.
-				{ fields: ["userId"] },
-				{ fields: ["videoId"] },
-				{ fields: ["authorId"] }
-			]
+			// The natural key `_id` ("<userId>:<videoId>") keeps a like unique; these serve the
+			// lists (userId), the flags (userId, then videoId) and the counts.
+			likes: [{ fields: ["userId"] }, { fields: ["videoId"] }, { fields: ["authorId"] }]
 		})
 	],
 
@@ -79,30 +83,32 @@ const FavoritesService = defineService<FavoritesSettings, object, FavoritesThis>
 			async handler(this: FavoritesThis, ctx: Context<ActionParams, AppMeta>) {
 				const userId = ctx.meta.userId!;
 				const videoId = ctx.params.video_id;
-				const { authorId } = await ctx.call<{ authorId: number }, { id: number }>("videos.authorOf", { id: videoId });
-
-				if (ctx.params.action_type === LIKE) {
+				const { authorId } = await this.authors.get(ctx, videoId);
+				const _id = `${userId}:${videoId}`;
+				const like = ctx.params.action_type === LIKE;
+				if (like) {
 					try {
-						await this.collections.likes.insert({ _id: `${userId}:${videoId}`, userId, videoId, authorId, createdAt: Date.now() });
+						await this.collections.likes.insert({ _id, userId, videoId, authorId, createdAt: Date.now() });
 					} catch (err) {
 						if (err instanceof DuplicateKeyError) return {};
 						throw err;
 					}
-				} else if (!(await this.collections.likes.deleteOne({ userId, videoId }))) return {};
+				} else if (!(await this.collections.likes.deleteOne({ _id }))) return {};
 
-				await Promise.all([
-					this.videoCounts.invalidate([videoId]),
-					this.userCounts.invalidate(distinctIds([userId, authorId])),
-					this.liked.invalidate(userId, [videoId])
-				]);
-				ctx.emit(ctx.params.action_type === LIKE ? "favorite.added" : "favorite.removed", { userId, videoId, authorId });
-				this.broker.metrics.increment(METRIC.LIKES, { action: ctx.params.action_type === LIKE ? "like" : "unlike" });
+				await invalidate(
+					this.broker,
+					[this.videoCounts.key(videoId), this.userCounts.key(userId), this.userCounts.key(authorId), this.liked.key(userId, videoId)],
+					[STAMP.videos, STAMP.users, STAMP.viewer(userId)]
+				);
+				ctx.emit(like ? "favorite.added" : "favorite.removed", { userId, videoId, authorId });
+				this.broker.metrics.increment(METRIC.LIKES, { action: like ? "like" : "unlike" });
 				return {};
 			}
 		},
 
 		/** The videos a user liked, most recent like first. Params: user_id. Returns { video_list }. */
 		list: {
+			...idempotentRead(),
 			auth: "optional",
 			params: { user_id: wireId },
 			async handler(this: FavoritesThis, ctx: Context<ListParams, AppMeta>) {
@@ -111,13 +117,14 @@ const FavoritesService = defineService<FavoritesSettings, object, FavoritesThis>
 					{ sort: { createdAt: -1, _id: -1 }, limit: this.settings.maxListSize }
 				);
 				if (likes.length === 0) {
-					await ctx.call("users.assertExist", { ids: [ctx.params.user_id] });
+					await ctx.call("users.assertExist", { ids: [ctx.params.user_id] }, { timeout: READ.leaf() });
 					return { video_list: [] };
 				}
-				const { videos } = await ctx.call<{ videos: Record<number, Video> }, FactsParams>("videos.getMany", {
-					ids: likes.map(like => like.videoId),
-					viewerId: ctx.meta.userId
-				});
+				const { videos } = await ctx.call<{ videos: Record<number, Video> }, FactsParams>(
+					"videos.getMany",
+					{ ids: likes.map(like => like.videoId), viewerId: ctx.meta.userId },
+					{ timeout: READ.inner() }
+				);
 				return { video_list: likes.flatMap(like => videos[like.videoId] ?? []) };
 			}
 		},
@@ -126,9 +133,8 @@ const FavoritesService = defineService<FavoritesSettings, object, FavoritesThis>
 		videoFacts: {
 			visibility: "public",
 			params: factsParamsSchema,
-			async handler(this: FavoritesThis, ctx: Context<FactsParams>) {
-				const counts = await this.videoCounts.get(ctx.params.ids);
-				return Object.fromEntries(ctx.params.ids.map(id => [id, { favorite_count: counts.get(id)?.favorite_count ?? 0 }]));
+			handler(this: FavoritesThis, ctx: Context<FactsParams>) {
+				return this.videoCounts.facts(ctx.params.ids);
 			}
 		},
 
@@ -136,9 +142,8 @@ const FavoritesService = defineService<FavoritesSettings, object, FavoritesThis>
 		videoFlags: {
 			visibility: "public",
 			params: flagsParamsSchema,
-			async handler(this: FavoritesThis, ctx: Context<Required<FactsParams>>) {
-				const liked = await this.liked.get(ctx.params.viewerId, ctx.params.ids);
-				return Object.fromEntries(ctx.params.ids.map(id => [id, { is_favorite: liked.has(id) }]));
+			handler(this: FavoritesThis, ctx: Context<Required<FactsParams>>) {
+				return this.liked.facts(ctx.params.viewerId, ctx.params.ids);
 			}
 		},
 
@@ -146,28 +151,46 @@ const FavoritesService = defineService<FavoritesSettings, object, FavoritesThis>
 		userFacts: {
 			visibility: "public",
 			params: factsParamsSchema,
-			async handler(this: FavoritesThis, ctx: Context<FactsParams>) {
-				const counts = await this.userCounts.get(ctx.params.ids);
-				return Object.fromEntries(ctx.params.ids.map(id => [id, counts.get(id) ?? { favorite_count: 0, total_favorited: 0 }]));
+			handler(this: FavoritesThis, ctx: Context<FactsParams>) {
+				return this.userCounts.facts(ctx.params.ids);
 			}
 		}
 	},
 
 	created(this: FavoritesThis) {
-		this.liked = new ViewerFlags("favorites.liked", async (userId, videoIds) =>
-			(await this.collections.likes.find({ userId, videoId: { $in: videoIds } })).map(like => like.videoId)
+		const cacher = this.broker.cacher!;
+		const ttl = config().countsCacheTtl;
+		this.authors = knownAuthors();
+		this.liked = new ViewerFlags(
+			cacher,
+			"favorites.videoFlags",
+			"is_favorite",
+			async (userId, videoIds) => (await this.collections.likes.find({ userId, videoId: { $in: videoIds } })).map(like => like.videoId),
+			ttl
 		);
-		this.videoCounts = new CountsCache("favorites.videoCounts", async ids => {
-			const counts = await this.collections.likes.countBy("videoId", ids);
-			return new Map(ids.map(id => [id, { favorite_count: counts.get(id) ?? 0 }]));
-		});
-		this.userCounts = new CountsCache("favorites.userCounts", async ids => {
-			const [given, received] = await Promise.all([
-				this.collections.likes.countBy("userId", ids),
-				this.collections.likes.countBy("authorId", ids)
-			]);
-			return new Map(ids.map(id => [id, { favorite_count: given.get(id) ?? 0, total_favorited: received.get(id) ?? 0 }]));
-		});
+		this.videoCounts = new CountsCache(
+			cacher,
+			"favorites.videoFacts",
+			async ids => {
+				const counts = await this.collections.likes.countBy("videoId", ids);
+				return new Map(ids.map(id => [id, { favorite_count: counts.get(id) ?? 0 }]));
+			},
+			{ favorite_count: 0 },
+			ttl
+		);
+		this.userCounts = new CountsCache(
+			cacher,
+			"favorites.userFacts",
+			async ids => {
+				const [given, received] = await Promise.all([
+					this.collections.likes.countBy("userId", ids),
+					this.collections.likes.countBy("authorId", ids)
+				]);
+				return new Map(ids.map(id => [id, { favorite_count: given.get(id) ?? 0, total_favorited: received.get(id) ?? 0 }]));
+			},
+			{ favorite_count: 0, total_favorited: 0 },
+			ttl
+		);
 	}
 });
 

@@ -1,22 +1,24 @@
 /**
- * messages: private chat between two users. A message's create_time (ms) comes from a
- * per-conversation store clock, so it is unique and increasing within the conversation,
- * and sends to one conversation are serialised, so messages become visible in
- * create_time order: a client polling with the newest create_time it has seen
- * (pre_msg_time) gets every message exactly once.
+ * messages: private chat between two users. Sends to one conversation are serialised (in
+ * this process by a queue, across replicas by the cacher's lock), and a message's
+ * create_time (ms) is later than every earlier message of its conversation (the
+ * conversation's clock, kept in the cacher and read from the store when the cache lost it),
+ * so messages become visible in create_time order: a client polling with the newest
+ * create_time it has seen (pre_msg_time) gets every message exactly once.
  */
 import type { Context, Service } from "moleculer";
 import { Errors } from "moleculer";
 import { config } from "../lib/config";
 import { invalidParam } from "../lib/errors";
 import { distinctIds } from "../lib/facts";
+import { type Known, knownUsers } from "../lib/known";
 import type { AppMeta } from "../lib/meta";
 import { METRIC } from "../lib/metrics";
 import { SensitiveWordFilter } from "../lib/sensitive-words";
 import { actionType, optionalWireTime, textParam, wireId } from "../lib/params";
+import { idempotentRead } from "../lib/resilience";
 import { defineService } from "../lib/service";
-import { type Collection, DuplicateKeyError } from "../lib/store";
-import { CLOCKS_COLLECTION, type ClockDoc, tick } from "../lib/store/clock";
+import type { Collection } from "../lib/store";
 import type { Message } from "../lib/wire";
 import { StoreMixin, type StoreVars } from "../mixins/store.mixin";
 
@@ -31,13 +33,6 @@ export interface MessageDoc {
 	createTime: number;
 }
 
-/** A lease on sending to one conversation, held across replicas. */
-interface SendLockDoc {
-	_id: string;
-	owner: string;
-	expiresAt: number;
-}
-
 interface MessagesSettings {
 	/** How long a send lock is held at most; a crashed holder's lock is taken over after it. */
 	sendLockLeaseMs: number;
@@ -45,11 +40,11 @@ interface MessagesSettings {
 
 interface MessagesMethods {
 	withSendLock<T>(conversation: string, send: () => Promise<T>): Promise<T>;
-	acquireSendLock(conversation: string): Promise<string>;
+	nextTime(conversation: string): Promise<number>;
 	assertRecipient(ctx: Context, meId: number, peerId: number): Promise<void>;
 }
 
-type Collections = { messages: Collection<MessageDoc>; clocks: Collection<ClockDoc>; sendLocks: Collection<SendLockDoc> };
+type Collections = { messages: Collection<MessageDoc> };
 
 type MessagesThis = Service<MessagesSettings> &
 	MessagesMethods &
@@ -57,6 +52,7 @@ type MessagesThis = Service<MessagesSettings> &
 		filter: SensitiveWordFilter;
 		/** The tail of the local send queue of each conversation. */
 		sendQueues: Map<string, Promise<unknown>>;
+		users: Known<object>;
 	};
 
 export interface ActionParams {
@@ -72,6 +68,12 @@ export interface LastWithParams {
 	userId: number;
 	peerIds: number[];
 }
+
+/** Message ids are taken from the store in blocks of this many (one sequence update per block). */
+const ID_BLOCK = 100;
+
+/** How long a conversation's clock stays in the cache unused (then it is read from the store again). */
+const CLOCK_TTL_SECONDS = 24 * 3600;
 
 /** The key both directions of a chat share. */
 export function conversationKey(a: number, b: number): string {
@@ -91,9 +93,7 @@ const MessagesService = defineService<MessagesSettings, MessagesMethods, Message
 				// Redundant on MongoDB (a prefix of the index above); the embedded store's
 				// planner uses a compound index only for a full equality match.
 				{ fields: ["conversation"] }
-			],
-			[CLOCKS_COLLECTION]: [],
-			sendLocks: []
+			]
 		})
 	],
 
@@ -133,9 +133,9 @@ const MessagesService = defineService<MessagesSettings, MessagesMethods, Message
 				await this.assertRecipient(ctx, fromUserId, toUserId);
 				const conversation = conversationKey(fromUserId, toUserId);
 				const content = this.filter.mask(ctx.params.content);
-				const _id = await this.store.nextId("messages");
+				const _id = await this.store.nextId("messages", ID_BLOCK);
 				const doc = await this.withSendLock(conversation, async () => {
-					const createTime = await tick(this.collections.clocks, conversation);
+					const createTime = await this.nextTime(conversation);
 					return this.collections.messages.insert({ _id, conversation, fromUserId, toUserId, content, createTime });
 				});
 				ctx.emit("message.sent", { messageId: doc._id, fromUserId, toUserId, createTime: doc.createTime });
@@ -152,6 +152,7 @@ const MessagesService = defineService<MessagesSettings, MessagesMethods, Message
 		 * Returns { message_list }.
 		 */
 		chat: {
+			...idempotentRead(),
 			auth: "required",
 			params: {
 				to_user_id: wireId,
@@ -217,16 +218,22 @@ const MessagesService = defineService<MessagesSettings, MessagesMethods, Message
 		 * Runs `send` while holding the conversation's send lock: the clock tick and the
 		 * insert of one message complete before the next message of that conversation gets
 		 * its time, so no poll can see a newer message while an older one is still being
-		 * written. Local sends queue in memory; the store lease orders sends across replicas.
+		 * written. Local sends queue in memory; the cacher's lock (Redis: redlock) orders
+		 * sends across replicas.
 		 */
 		async withSendLock<T>(this: MessagesThis, conversation: string, send: () => Promise<T>): Promise<T> {
 			const previous = this.sendQueues.get(conversation) ?? Promise.resolve();
 			const run = previous.then(async () => {
-				const owner = await this.acquireSendLock(conversation);
+				let unlock: () => Promise<void>;
+				try {
+					unlock = await this.broker.cacher!.lock(`messages.send:${conversation}`, this.settings.sendLockLeaseMs);
+				} catch {
+					throw new Errors.MoleculerRetryableError("the conversation is busy: try again", 503, "SERVICE_NOT_AVAILABLE");
+				}
 				try {
 					return await send();
 				} finally {
-					await this.collections.sendLocks.deleteOne({ _id: conversation, owner });
+					await unlock().catch(() => undefined);
 				}
 			});
 			const tail = run.catch(() => undefined);
@@ -238,34 +245,34 @@ const MessagesService = defineService<MessagesSettings, MessagesMethods, Message
 			}
 		},
 
-		async acquireSendLock(this: MessagesThis, conversation: string): Promise<string> {
-			const owner = `${this.broker.nodeID}:${Math.random().toString(36).slice(2)}`;
-			const lease = this.settings.sendLockLeaseMs;
-			const deadline = Date.now() + 2 * lease;
-			for (let attempt = 0; ; attempt++) {
-				try {
-					await this.collections.sendLocks.insert({ _id: conversation, owner, expiresAt: Date.now() + lease });
-					return owner;
-				} catch (err) {
-					if (!(err instanceof DuplicateKeyError)) throw err;
-				}
-				// A holder that crashed never releases: its lease runs out and is taken over.
-				await this.collections.sendLocks.deleteOne({ _id: conversation, expiresAt: { $lt: Date.now() } });
-				if (Date.now() > deadline)
-					throw new Errors.MoleculerRetryableError("the conversation is busy: try again", 503, "SERVICE_NOT_AVAILABLE");
-				await new Promise(resolve => setTimeout(resolve, Math.min(50, 2 ** attempt) * (0.5 + Math.random())));
+		/**
+		 * The create_time of the conversation's next message (under its send lock): now, or one
+		 * more than the last one when that is later. The clock is set before the message is
+		 * written, so it is never behind a stored message; when the cache lost it, the newest
+		 * stored message tells.
+		 */
+		async nextTime(this: MessagesThis, conversation: string): Promise<number> {
+			const key = `messages.clock:${conversation}`;
+			let last = (await this.broker.cacher!.get(key)) as unknown as number | null | undefined;
+			if (typeof last !== "number") {
+				const [newest] = await this.collections.messages.find({ conversation }, { sort: { createTime: -1 }, limit: 1 });
+				last = newest?.createTime ?? 0;
 			}
+			const time = Math.max(Date.now(), last + 1);
+			await this.broker.cacher!.set(key, time, CLOCK_TTL_SECONDS);
+			return time;
 		},
 
 		async assertRecipient(this: MessagesThis, ctx: Context, meId: number, peerId: number): Promise<void> {
 			if (peerId === meId) throw invalidParam("you cannot message yourself: to_user_id is your own id", "to_user_id");
-			await ctx.call("users.assertExist", { ids: [peerId] });
+			await this.users.get(ctx, peerId);
 		}
 	},
 
 	created(this: MessagesThis) {
 		this.filter = SensitiveWordFilter.fromFile(config().sensitiveWordsFile);
 		this.sendQueues = new Map();
+		this.users = knownUsers();
 	}
 });
 

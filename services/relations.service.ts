@@ -5,11 +5,14 @@
  * and the follow, follower and friend (mutual follow) lists.
  */
 import type { Context, Service } from "moleculer";
-import { CountsCache, ViewerFlags } from "../lib/counts-cache";
+import { config } from "../lib/config";
+import { CountsCache, STAMP, ViewerFlags, invalidate } from "../lib/counts-cache";
 import { invalidParam } from "../lib/errors";
 import { type FactsParams, factsParamsSchema, flagsParamsSchema } from "../lib/facts";
+import { type Known, knownUsers } from "../lib/known";
 import type { AppMeta } from "../lib/meta";
 import { actionType, wireId } from "../lib/params";
+import { READ, idempotentRead } from "../lib/resilience";
 import { defineService } from "../lib/service";
 import { type Collection, DuplicateKeyError } from "../lib/store";
 import type { FriendUser, User } from "../lib/wire";
@@ -46,7 +49,9 @@ interface RelationsMethods {
 
 type Collections = { follows: Collection<FollowDoc> };
 
-type RelationsThis = Service<RelationsSettings> & RelationsMethods & StoreVars<Collections> & { userCounts: CountsCache<UserCounts>; following: ViewerFlags };
+type RelationsThis = Service<RelationsSettings> &
+	RelationsMethods &
+	StoreVars<Collections> & { userCounts: CountsCache<UserCounts>; following: ViewerFlags<"is_follow">; users: Known<object> };
 
 export interface ActionParams {
 	to_user_id: number;
@@ -67,13 +72,9 @@ const RelationsService = defineService<RelationsSettings, RelationsMethods, Rela
 	name: "relations",
 	mixins: [
 		StoreMixin<Collections>({
-			follows: [
-				{ fields: ["followerId", "followeeId"], unique: true },
-				{ fields: ["followeeId"] },
-				// Redundant on MongoDB (a prefix of the unique index); the embedded store's
-				// planner uses a compound index only for a full equality match.
-				{ fields: ["followerId"] }
-			]
+			// The natural key `_id` ("<followerId>:<followeeId>") keeps a follow unique; these
+			// serve the lists, the flags and the counts.
+			follows: [{ fields: ["followeeId"] }, { fields: ["followerId"] }]
 		})
 	],
 
@@ -90,22 +91,28 @@ const RelationsService = defineService<RelationsSettings, RelationsMethods, Rela
 				const followerId = ctx.meta.userId!;
 				const { to_user_id: followeeId, action_type } = ctx.params;
 				if (followeeId === followerId) throw invalidParam("you cannot follow or unfollow yourself: to_user_id is your own id", "to_user_id");
-				await ctx.call("users.assertExist", { ids: [followeeId] });
+				await this.users.get(ctx, followeeId);
 
+				const _id = `${followerId}:${followeeId}`;
 				let changed: boolean;
 				if (action_type === FOLLOW) {
 					try {
-						await this.collections.follows.insert({ _id: `${followerId}:${followeeId}`, followerId, followeeId, createdAt: Date.now() });
+						await this.collections.follows.insert({ _id, followerId, followeeId, createdAt: Date.now() });
 						changed = true;
 					} catch (err) {
 						if (!(err instanceof DuplicateKeyError)) throw err;
 						changed = false;
 					}
 				} else {
-					changed = await this.collections.follows.deleteOne({ followerId, followeeId });
+					changed = await this.collections.follows.deleteOne({ _id });
 				}
 				if (changed) {
-					await Promise.all([this.userCounts.invalidate([followerId, followeeId]), this.following.invalidate(followerId, [followeeId])]);
+					await invalidate(
+						this.broker,
+						[this.userCounts.key(followerId), this.userCounts.key(followeeId), this.following.key(followerId, followeeId)],
+						// A Video shows its author's counts: the videos stamp too.
+						[STAMP.users, STAMP.videos, STAMP.viewer(followerId)]
+					);
 					ctx.emit(action_type === FOLLOW ? "relation.followed" : "relation.unfollowed", { followerId, followeeId });
 				}
 				return {};
@@ -114,6 +121,7 @@ const RelationsService = defineService<RelationsSettings, RelationsMethods, Rela
 
 		/** The users user_id follows, newest follow first. Params: user_id. Returns { user_list }. */
 		followList: {
+			...idempotentRead(),
 			auth: "optional",
 			params: { user_id: wireId },
 			async handler(this: RelationsThis, ctx: Context<ListParams, AppMeta>) {
@@ -121,13 +129,14 @@ const RelationsService = defineService<RelationsSettings, RelationsMethods, Rela
 					{ followerId: ctx.params.user_id },
 					{ sort: { createdAt: -1, _id: -1 }, limit: this.settings.listLimit }
 				);
-				if (docs.length === 0) await ctx.call("users.assertExist", { ids: [ctx.params.user_id] });
+				if (docs.length === 0) await ctx.call("users.assertExist", { ids: [ctx.params.user_id] }, { timeout: READ.leaf() });
 				return { user_list: await this.toUsers(ctx, docs.map(doc => doc.followeeId)) };
 			}
 		},
 
 		/** The users following user_id, newest follow first. Params: user_id. Returns { user_list }. */
 		followerList: {
+			...idempotentRead(),
 			auth: "optional",
 			params: { user_id: wireId },
 			async handler(this: RelationsThis, ctx: Context<ListParams, AppMeta>) {
@@ -135,7 +144,7 @@ const RelationsService = defineService<RelationsSettings, RelationsMethods, Rela
 					{ followeeId: ctx.params.user_id },
 					{ sort: { createdAt: -1, _id: -1 }, limit: this.settings.listLimit }
 				);
-				if (docs.length === 0) await ctx.call("users.assertExist", { ids: [ctx.params.user_id] });
+				if (docs.length === 0) await ctx.call("users.assertExist", { ids: [ctx.params.user_id] }, { timeout: READ.leaf() });
 				return { user_list: await this.toUsers(ctx, docs.map(doc => doc.followerId)) };
 			}
 		},
@@ -146,6 +155,7 @@ const RelationsService = defineService<RelationsSettings, RelationsMethods, Rela
 		 * own list. Params: user_id. Returns { user_list }.
 		 */
 		friendList: {
+			...idempotentRead(),
 			auth: "required",
 			params: { user_id: { ...wireId, optional: true } },
 			async handler(this: RelationsThis, ctx: Context<FriendListParams, AppMeta>) {
@@ -157,7 +167,7 @@ const RelationsService = defineService<RelationsSettings, RelationsMethods, Rela
 						? []
 						: await this.collections.follows.find({ followeeId: userId, followerId: { $in: following.map(doc => doc.followeeId) } });
 				if (followBack.length === 0) {
-					if (userId !== viewerId) await ctx.call("users.assertExist", { ids: [userId] });
+					if (userId !== viewerId) await ctx.call("users.assertExist", { ids: [userId] }, { timeout: READ.leaf() });
 					return { user_list: [] };
 				}
 
@@ -167,7 +177,7 @@ const RelationsService = defineService<RelationsSettings, RelationsMethods, Rela
 					.sort((a, b) => friendSince.get(b)! - friendSince.get(a)! || b - a)
 					.slice(0, this.settings.listLimit);
 				const [{ users }, lastMessages] = await Promise.all([
-					ctx.call<{ users: Record<number, User> }, { ids: number[]; viewerId: number }>("users.getMany", { ids: friendIds, viewerId }),
+					ctx.call<{ users: Record<number, User> }, { ids: number[]; viewerId: number }>("users.getMany", { ids: friendIds, viewerId }, { timeout: READ.inner() }),
 					userId === viewerId
 						? ctx.call<Record<number, LastMessage>, { userId: number; peerIds: number[] }>("messages.lastWith", { userId, peerIds: friendIds })
 						: ({} as Record<number, LastMessage>)
@@ -188,9 +198,8 @@ const RelationsService = defineService<RelationsSettings, RelationsMethods, Rela
 		userFacts: {
 			visibility: "public",
 			params: factsParamsSchema,
-			async handler(this: RelationsThis, ctx: Context<FactsParams>) {
-				const counts = await this.userCounts.get(ctx.params.ids);
-				return Object.fromEntries(ctx.params.ids.map(id => [id, counts.get(id) ?? { follow_count: 0, follower_count: 0 }]));
+			handler(this: RelationsThis, ctx: Context<FactsParams>) {
+				return this.userCounts.facts(ctx.params.ids);
 			}
 		},
 
@@ -198,9 +207,8 @@ const RelationsService = defineService<RelationsSettings, RelationsMethods, Rela
 		userFlags: {
 			visibility: "public",
 			params: flagsParamsSchema,
-			async handler(this: RelationsThis, ctx: Context<Required<FactsParams>>) {
-				const followed = await this.following.get(ctx.params.viewerId, ctx.params.ids);
-				return Object.fromEntries(ctx.params.ids.map(id => [id, { is_follow: followed.has(id) }]));
+			handler(this: RelationsThis, ctx: Context<Required<FactsParams>>) {
+				return this.following.facts(ctx.params.viewerId, ctx.params.ids);
 			}
 		}
 	},
@@ -209,25 +217,40 @@ const RelationsService = defineService<RelationsSettings, RelationsMethods, Rela
 		/** Wire Users in the order of ids (unknown ids dropped), is_follow relative to the requester. */
 		async toUsers(this: RelationsThis, ctx: Context<unknown, AppMeta>, ids: number[]): Promise<User[]> {
 			if (ids.length === 0) return [];
-			const { users } = await ctx.call<{ users: Record<number, User> }, { ids: number[]; viewerId?: number }>("users.getMany", {
-				ids,
-				viewerId: ctx.meta.userId
-			});
+			const { users } = await ctx.call<{ users: Record<number, User> }, { ids: number[]; viewerId?: number }>(
+				"users.getMany",
+				{ ids, viewerId: ctx.meta.userId },
+				{ timeout: READ.inner() }
+			);
 			return ids.flatMap(id => (users[id] ? [users[id]] : []));
 		},
 	},
 
 	created(this: RelationsThis) {
-		this.following = new ViewerFlags("relations.following", async (followerId, followeeIds) =>
-			(await this.collections.follows.find({ followerId, followeeId: { $in: followeeIds } })).map(follow => follow.followeeId)
+		const cacher = this.broker.cacher!;
+		const ttl = config().countsCacheTtl;
+		this.users = knownUsers();
+		this.following = new ViewerFlags(
+			cacher,
+			"relations.userFlags",
+			"is_follow",
+			async (followerId, followeeIds) =>
+				(await this.collections.follows.find({ followerId, followeeId: { $in: followeeIds } })).map(follow => follow.followeeId),
+			ttl
 		);
-		this.userCounts = new CountsCache("relations.userCounts", async ids => {
-			const [following, followers] = await Promise.all([
-				this.collections.follows.countBy("followerId", ids),
-				this.collections.follows.countBy("followeeId", ids)
-			]);
-			return new Map(ids.map(id => [id, { follow_count: following.get(id) ?? 0, follower_count: followers.get(id) ?? 0 }]));
-		});
+		this.userCounts = new CountsCache(
+			cacher,
+			"relations.userFacts",
+			async ids => {
+				const [following, followers] = await Promise.all([
+					this.collections.follows.countBy("followerId", ids),
+					this.collections.follows.countBy("followeeId", ids)
+				]);
+				return new Map(ids.map(id => [id, { follow_count: following.get(id) ?? 0, follower_count: followers.get(id) ?? 0 }]));
+			},
+			{ follow_count: 0, follower_count: 0 },
+			ttl
+		);
 	}
 });
 

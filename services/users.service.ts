@@ -1,8 +1,10 @@
 /**
  * users: accounts (credentials and profile) and the User object of the wire contract.
- * The counts and flags a User shows belong to other services; `getMany` gathers them with
+ * The counts and flags a User shows belong to other services; `toUsers` gathers them with
  * one batched call per owner (settings.factProviders, and settings.flagProviders when
- * there is a viewer).
+ * there is a viewer), and the read model (lib/read-model.ts) keeps the Users with their
+ * counts while `stamp:users` holds and each viewer's flags while their stamp holds, so a
+ * profile usually costs one stamp lookup and no call.
  *
  * Passwords are hashed in worker threads (lib/passwords.ts); register and login each have a
  * bulkhead, so a flood of them waits in a bounded queue (PASSWORD_HASH_QUEUE) and beyond it
@@ -14,12 +16,15 @@ import { type Context, Errors, type Logger, type Service } from "moleculer";
 import { tokenSigner } from "../lib/auth";
 import { config } from "../lib/config";
 import { conflict, notFound, unauthorized } from "../lib/errors";
-import { type Facts, distinctIds, gatherFacts } from "../lib/facts";
+import { STAMP } from "../lib/counts-cache";
+import { distinctIds, gatherFacts, idsSchema } from "../lib/facts";
 import type { AppMeta } from "../lib/meta";
 import { METRIC } from "../lib/metrics";
 import { PasswordHasher, type StoredPassword } from "../lib/passwords";
 import { type Collection, type DocumentStore, DuplicateKeyError } from "../lib/store";
 import { optionalWireId } from "../lib/params";
+import { FlagsCopy, StampedCopies, readStamps } from "../lib/read-model";
+import { idempotentRead, retriedRead } from "../lib/resilience";
 import { defineService } from "../lib/service";
 import { LEGACY_KEY_PREFIX, USERNAME_MAX_CHARS, USERNAME_PATTERN, usernameKey } from "../lib/usernames";
 import type { User } from "../lib/wire";
@@ -45,7 +50,7 @@ interface UsersSettings {
 }
 
 interface UsersMethods {
-	toUsers(ctx: Context, docs: UserDoc[], viewerId?: number): Promise<User[]>;
+	toUsers(ctx: Context, docs: UserDoc[], viewerId?: number): Promise<{ users: User[]; stale: boolean }>;
 	loadUsers(ids: number[]): Promise<UserDoc[]>;
 	findAccount(username: string): Promise<UserDoc | null>;
 }
@@ -58,6 +63,10 @@ type UsersThis = Service<UsersSettings> &
 		passwords: PasswordHasher;
 		/** Whether some old accounts log in only by their exact name (see migrateNameKeys). */
 		hasLegacyKeys: boolean;
+		/** Users with their counts, while stamp:users holds. */
+		counted: StampedCopies<User>;
+		/** Each viewer's flags about users (is_follow), while the viewer's stamp holds. */
+		flags: FlagsCopy<User>;
 	};
 
 export interface CredentialsParams {
@@ -249,29 +258,38 @@ const UsersService = defineService<UsersSettings, UsersMethods, UsersThis>({
 
 		/** One user's profile. Params: user_id (default: the token's user). Returns { user }. */
 		get: {
+			...idempotentRead(),
 			auth: "required",
 			params: { user_id: optionalWireId },
 			async handler(this: UsersThis, ctx: Context<GetParams, AppMeta>) {
 				const userId = ctx.params.user_id ?? ctx.meta.userId!;
 				const [doc] = await this.loadUsers([userId]);
 				if (!doc) throw notFound(`user ${userId} does not exist`);
-				const [user] = await this.toUsers(ctx, [doc], ctx.meta.userId);
+				const {
+					users: [user]
+				} = await this.toUsers(ctx, [doc], ctx.meta.userId);
 				return { user };
 			}
 		},
 
-		/** Users by id, for other services. Params: ids, viewerId. Returns { users: { [id]: User } } (unknown ids absent). */
+		/**
+		 * Users by id, for other services. Params: ids, viewerId. Returns { users: { [id]: User } }
+		 * (unknown ids absent), and stale: true when a count provider did not answer and some
+		 * counts are the cache's last ones.
+		 */
 		getMany: {
+			...retriedRead(),
 			visibility: "public",
 			params: {
-				ids: { type: "array", items: { type: "number", integer: true, positive: true }, max: 1000 },
+				ids: idsSchema,
 				viewerId: { type: "number", integer: true, positive: true, optional: true }
 			},
 			async handler(this: UsersThis, ctx: Context<GetManyParams>) {
 				const docs = await this.loadUsers(distinctIds(ctx.params.ids));
+				const { users: list, stale } = await this.toUsers(ctx, docs, ctx.params.viewerId);
 				const users: Record<number, User> = {};
-				for (const user of await this.toUsers(ctx, docs, ctx.params.viewerId)) users[user.id] = user;
-				return { users };
+				for (const user of list) users[user.id] = user;
+				return stale ? { users, stale } : { users };
 			}
 		},
 
@@ -314,33 +332,56 @@ const UsersService = defineService<UsersSettings, UsersMethods, UsersThis>({
 			return ids.flatMap(id => this.docs.get(id) ?? []);
 		},
 
-		/** Wire Users with every count and flag, from one facts call per provider. */
-		async toUsers(this: UsersThis, ctx: Context, docs: UserDoc[], viewerId?: number): Promise<User[]> {
+		/** Wire Users with every count (from the copy kept while stamp:users holds) and the viewer's flags. */
+		async toUsers(this: UsersThis, ctx: Context, docs: UserDoc[], viewerId?: number): Promise<{ users: User[]; stale: boolean }> {
+			if (docs.length === 0) return { users: [], stale: false };
+			const [usersStamp, viewerStamp] = await readStamps(this.broker.cacher!, viewerId ? [STAMP.users, STAMP.viewer(viewerId)] : [STAMP.users]);
+			const byId = new Map(docs.map(doc => [doc._id, doc]));
+			let stale = false;
 			const ids = docs.map(doc => doc._id);
-			const [facts, flags] = await Promise.all([
-				gatherFacts<User>(ctx, this.settings.factProviders, { ids }),
-				viewerId ? gatherFacts<User>(ctx, this.settings.flagProviders, { ids, viewerId }) : ({} as Facts<User>)
+			const [counted, flags] = await Promise.all([
+				this.counted.get(usersStamp, ids, async missing => {
+					const gathered = await gatherFacts<User>(ctx, this.settings.factProviders, { ids: missing });
+					stale = gathered.stale;
+					return {
+						stale,
+						values: new Map(
+							missing.map(id => {
+								const doc = byId.get(id)!;
+								const user: User = {
+									id: doc._id,
+									name: doc.name,
+									follow_count: 0,
+									follower_count: 0,
+									is_follow: false,
+									avatar: doc.avatar,
+									background_image: doc.background_image,
+									signature: doc.signature,
+									total_favorited: 0,
+									work_count: 0,
+									favorite_count: 0,
+									...gathered.facts[id]
+								};
+								return [id, user];
+							})
+						)
+					};
+				}),
+				viewerId ? this.flags.get(ctx, viewerId, viewerStamp, ids) : null
 			]);
-			return docs.map(doc => ({
-				id: doc._id,
-				name: doc.name,
-				follow_count: 0,
-				follower_count: 0,
-				is_follow: false,
-				avatar: doc.avatar,
-				background_image: doc.background_image,
-				signature: doc.signature,
-				total_favorited: 0,
-				work_count: 0,
-				favorite_count: 0,
-				...facts[doc._id],
-				...flags[doc._id]
-			}));
+			const users = ids.map(id => {
+				const user = counted.get(id)!;
+				const own = flags?.get(id)?.values;
+				return own ? { ...user, ...own } : user;
+			});
+			return { users, stale };
 		}
 	},
 
 	created(this: UsersThis) {
 		this.docs = new LRUCache({ max: 100_000 });
+		this.counted = new StampedCopies(100_000);
+		this.flags = new FlagsCopy(this.settings.flagProviders);
 	},
 
 	async started(this: UsersThis) {

@@ -1,23 +1,23 @@
 /**
  * videos: video metadata, status (pending → ready | failed) and object keys; the feed
- * and the publish lists. Every Video the API returns is built in two steps: `assemble`
- * joins authors (users.getMany) and counts (likes, comments) over a page, the same for
- * every viewer; `withFlags` adds the viewer's flags (is_favorite, the author's is_follow).
- * The feed keeps the assembled newest pages (the feed head) while the counts stamp is
- * unchanged, and each viewer's flags while their stamp is unchanged, so a feed request
- * usually costs one stamp lookup and no call.
+ * and the publish lists. Every Video the API returns is assembled here (`assemble`: the
+ * authors from users.getMany, the counts from the fact providers, one batched call each)
+ * and shown through the read model (lib/read-model.ts), which keeps the feed head and each
+ * viewer's flags while their change stamps hold, so a feed request usually costs one stamp
+ * lookup and no call.
  */
 import type { Readable } from "node:stream";
 import type { Context, Service } from "moleculer";
 import { config } from "../lib/config";
-import { CountsCache, STAMP, countStore } from "../lib/counts-cache";
+import { CountsCache, STAMP, invalidate } from "../lib/counts-cache";
 import { forbidden, invalidParam, notFound, tooLarge, unavailable } from "../lib/errors";
-import { type FactsParams, type FlagSet, FlagsCopy, distinctIds, factsParamsSchema, gatherFacts } from "../lib/facts";
-import { jsonArray, jsonBytes } from "../lib/json-text";
+import { type FactsParams, distinctIds, factsParamsSchema, gatherFacts, idsSchema } from "../lib/facts";
 import type { AppMeta } from "../lib/meta";
 import { METRIC, countOutcomes } from "../lib/metrics";
 import { optionalWireTime, textParam, wireId } from "../lib/params";
+import { READ, idempotentRead, retriedRead } from "../lib/resilience";
 import { defineService } from "../lib/service";
+import { VideosReadModel } from "../lib/read-model";
 import { newKey } from "../lib/storage";
 import type { Collection } from "../lib/store";
 import { CLOCKS_COLLECTION, type ClockDoc, tick } from "../lib/store/clock";
@@ -56,57 +56,8 @@ interface VideosSettings {
 	orphanAfterMs: number;
 }
 
-/** The newest ready videos, assembled for no viewer in particular: what nearly every feed request pages through. */
-interface FeedHead {
-	/** STAMP.counts when it was assembled: the head is kept while the stamp is unchanged. */
-	stamp: string | null;
-	docs: VideoDoc[];
-	/** The assembled docs, index by index (undefined: the author is gone). */
-	videos: (Video | undefined)[];
-	/** Holds every ready video: no older page exists. */
-	complete: boolean;
-	expires: number;
-	/** The JSON of its videos as viewers see them, made once per (video, flag sets): see headText. */
-	texts: Map<number, Buffer>;
-}
-
-/** A viewer's flags about the videos of a page and about their authors. */
-interface ViewerFlags {
-	videos: Map<number, FlagSet<Video>>;
-	authors: Map<number, FlagSet<User>>;
-}
-
-/** The videos whose author still exists. */
-function present(videos: (Video | undefined)[]): Video[] {
-	return videos.filter((video): video is Video => video !== undefined);
-}
-
-/** The Video as the viewer sees it: a new object; the assembled one is never changed (it may be the feed head's). */
-function flagged(video: Video, flags: ViewerFlags | null): Video {
-	if (!flags) return video;
-	return { ...video, ...flags.videos.get(video.id)?.values, author: { ...video.author, ...flags.authors.get(video.author.id)?.values } };
-}
-
-/** Room for this many distinct flag sets per kind in a headText slot number (there are a handful: a few booleans). */
-const SLOTS_PER_SET = 1 << 16;
-
-/** The JSON of the head's video `i` as a viewer with these flags sees it: made once, then shared by every such viewer. */
-function headText(head: FeedHead, i: number, flags: ViewerFlags | null): Buffer {
-	const video = head.videos[i]!;
-	const videoSet = flags?.videos.get(video.id);
-	const authorSet = flags?.authors.get(video.author.id);
-	const slot = (i * SLOTS_PER_SET + (videoSet ? videoSet.code + 1 : 0)) * SLOTS_PER_SET + (authorSet ? authorSet.code + 1 : 0);
-	let text = head.texts.get(slot);
-	if (text === undefined) head.texts.set(slot, (text = jsonBytes(flagged(video, flags))));
-	return text;
-}
-
 interface VideosMethods {
-	toVideos(ctx: Context, docs: VideoDoc[], viewerId?: number): Promise<Video[]>;
-	assemble(ctx: Context, docs: VideoDoc[]): Promise<(Video | undefined)[]>;
-	withFlags(ctx: Context, videos: (Video | undefined)[], viewerId: number | undefined, stamp: string | null): Promise<Video[]>;
-	flagsOf(ctx: Context, videos: Video[], viewerId: number | undefined, stamp: string | null): Promise<ViewerFlags | null>;
-	feedHead(ctx: Context, stamp: string | null): Promise<FeedHead>;
+	assemble(ctx: Context, docs: VideoDoc[]): Promise<{ videos: (Video | undefined)[]; stale: boolean }>;
 	enqueueOrphans(): Promise<void>;
 	forget(doc: VideoDoc): Promise<void>;
 }
@@ -119,11 +70,7 @@ type VideosThis = Service<VideosSettings> &
 	StorageVars & {
 		workCounts: CountsCache<{ work_count: number }>;
 		orphanTimer?: NodeJS.Timeout;
-		head: FeedHead | null;
-		/** The head being assembled, shared by every request that needs it meanwhile. */
-		headBuild: { stamp: string | null; promise: Promise<FeedHead> } | null;
-		videoFlags: FlagsCopy<Video>;
-		authorFlags: FlagsCopy<User>;
+		readModel: VideosReadModel<VideoDoc>;
 	};
 
 export interface PublishParams {
@@ -153,16 +100,14 @@ export interface MarkFailedParams {
 
 /**
  * The feed head: how many pages of the newest videos a replica keeps, and for how long at
- * most. A publish or any count change renews STAMP.counts and ends it at once; the
- * lifetime only bounds how long a lost renewal (the cache server down) could go unseen.
+ * most. A publish or any count change renews a stamp and ends it at once; the lifetime only
+ * bounds how long a lost renewal (the cache server down) could go unseen.
  */
 const FEED_HEAD_PAGES = 4;
 const FEED_HEAD_TTL_MS = 30_000;
 
 /** Above this, latest_time is in milliseconds; below, in seconds (API.md, ambiguities). */
 const MS_THRESHOLD = 1e12;
-
-const idsSchema = { type: "array", items: { type: "number", integer: true, positive: true }, max: 1000 } as const;
 
 /** The longest publish list: one users.getMany / facts batch (1000 ids), like every other list. */
 const MAX_LIST_SIZE = 1000;
@@ -273,44 +218,18 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 
 		/** The feed: ready videos published before latest_time (ms or s; default now), newest first. Returns { video_list, next_time }. */
 		feed: {
+			...idempotentRead(),
 			auth: "optional",
 			params: { latest_time: optionalWireTime },
-			async handler(this: VideosThis, ctx: Context<FeedParams, AppMeta>) {
+			handler(this: VideosThis, ctx: Context<FeedParams, AppMeta>) {
 				const latest = ctx.params.latest_time || Date.now();
-				const before = latest > MS_THRESHOLD ? latest : latest * 1000;
-				const viewerId = ctx.meta.userId;
-				const [countsStamp, viewerStamp = null] = await countStore().stamps(viewerId ? [STAMP.counts, STAMP.viewer(viewerId)] : [STAMP.counts]);
-				const head = await this.feedHead(ctx, countsStamp);
-				const size = cfg.limits.feedPageSize;
-				const start = head.docs.findIndex(doc => doc.publishedAt! < before);
-				let docs: VideoDoc[];
-				let videos: (Video | undefined)[];
-				if (start >= 0 && (start + size <= head.docs.length || head.complete)) {
-					docs = head.docs.slice(start, start + size);
-					videos = head.videos.slice(start, start + size);
-					if (ctx.meta.$jsonText) {
-						// The gateway only writes the list out: the head's texts, joined.
-						const flags = await this.flagsOf(ctx, present(videos), viewerId, viewerStamp);
-						const parts: Buffer[] = [];
-						for (let i = start; i < start + docs.length; i++) if (head.videos[i]) parts.push(headText(head, i, flags));
-						return { video_list: jsonArray(parts), next_time: docs.at(-1)!.publishedAt! };
-					}
-				} else if (start < 0 && head.complete) docs = videos = [];
-				else {
-					// Older than the head: a query, assembled for this request only.
-					docs = await this.collections.videos.find(
-						{ status: "ready", publishedAt: { $lt: before } },
-						{ sort: { publishedAt: -1, _id: -1 }, limit: size }
-					);
-					videos = await this.assemble(ctx, docs);
-				}
-				const video_list = await this.withFlags(ctx, videos, viewerId, viewerStamp);
-				return { video_list, next_time: docs.at(-1)?.publishedAt ?? Date.now() };
+				return this.readModel.feed(ctx, latest > MS_THRESHOLD ? latest : latest * 1000, ctx.meta.userId);
 			}
 		},
 
 		/** A user's ready videos, newest first, at most MAX_LIST_SIZE. Params: user_id. Returns { video_list }. */
 		listByAuthor: {
+			...idempotentRead(),
 			auth: "optional",
 			params: { user_id: wireId },
 			async handler(this: VideosThis, ctx: Context<ListByAuthorParams, AppMeta>) {
@@ -319,19 +238,20 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 					{ sort: { publishedAt: -1, _id: -1 }, limit: MAX_LIST_SIZE }
 				);
 				// An empty list is only an answer for an existing user.
-				if (docs.length === 0) await ctx.call("users.assertExist", { ids: [ctx.params.user_id] });
-				return { video_list: await this.toVideos(ctx, docs, ctx.meta.userId) };
+				if (docs.length === 0) await ctx.call("users.assertExist", { ids: [ctx.params.user_id] }, { timeout: READ.leaf() });
+				return { video_list: await this.readModel.toVideos(ctx, docs, ctx.meta.userId) };
 			}
 		},
 
 		/** Ready videos by id as wire Videos. Params: ids, viewerId. Returns { videos: { [id]: Video } }. */
 		getMany: {
+			...retriedRead(),
 			visibility: "public",
 			params: { ids: idsSchema, viewerId: { type: "number", integer: true, positive: true, optional: true } },
 			async handler(this: VideosThis, ctx: Context<IdsParams>) {
 				const docs = (await this.collections.videos.findByIds(distinctIds(ctx.params.ids))).filter(doc => doc.status === "ready");
 				const videos: Record<number, Video> = {};
-				for (const video of await this.toVideos(ctx, docs, ctx.params.viewerId)) videos[video.id] = video;
+				for (const video of await this.readModel.toVideos(ctx, docs, ctx.params.viewerId)) videos[video.id] = video;
 				return { videos };
 			}
 		},
@@ -351,9 +271,8 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 		userFacts: {
 			visibility: "public",
 			params: factsParamsSchema,
-			async handler(this: VideosThis, ctx: Context<FactsParams>) {
-				const counts = await this.workCounts.get(ctx.params.ids);
-				return Object.fromEntries(ctx.params.ids.map(id => [id, counts.get(id) ?? { work_count: 0 }]));
+			handler(this: VideosThis, ctx: Context<FactsParams>) {
+				return this.workCounts.facts(ctx.params.ids);
 			}
 		},
 
@@ -391,9 +310,9 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 							{ $set: { videoKey, coverKey, normalising: false } }
 						);
 					else return { updated: false, gone: false };
-					// Renews STAMP.counts too: every replica's feed head ends at once.
+					// The video (new, or its file replaced) and the author's work_count: every replica's feed head ends at once.
 					if (updated) {
-						await this.workCounts.invalidate([doc.authorId]);
+						await invalidate(this.broker, [this.workCounts.key(doc.authorId)], [STAMP.videos, STAMP.users]);
 						return { updated: true, gone: false };
 					}
 				}
@@ -457,49 +376,15 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 	},
 
 	methods: {
-		/** The feed head for this counts stamp: the one kept, or a new one assembled once for every request waiting on it. */
-		feedHead(this: VideosThis, ctx: Context, stamp: string | null): Promise<FeedHead> {
-			const head = this.head;
-			if (head && head.stamp === stamp && head.expires > Date.now()) return Promise.resolve(head);
-			if (this.headBuild && this.headBuild.stamp === stamp) return this.headBuild.promise;
-			const promise: Promise<FeedHead> = (async () => {
-				const limit = cfg.limits.feedPageSize * FEED_HEAD_PAGES;
-				const docs = await this.collections.videos.find({ status: "ready" }, { sort: { publishedAt: -1, _id: -1 }, limit });
-				const built: FeedHead = {
-					stamp,
-					docs,
-					videos: await this.assemble(ctx, docs),
-					complete: docs.length < limit,
-					expires: Date.now() + FEED_HEAD_TTL_MS,
-					texts: new Map()
-				};
-				// Kept only if no newer stamp's build started meanwhile.
-				if (this.headBuild?.stamp === stamp) this.head = built;
-				return built;
-			})();
-			this.headBuild = { stamp, promise };
-			const done = () => {
-				if (this.headBuild?.promise === promise) this.headBuild = null;
-			};
-			promise.then(done, done);
-			return promise;
-		},
-
-		/** Every Video of these docs as the viewer sees it. */
-		async toVideos(this: VideosThis, ctx: Context, docs: VideoDoc[], viewerId?: number): Promise<Video[]> {
-			const [[stamp = null], videos] = await Promise.all([viewerId ? countStore().stamps([STAMP.viewer(viewerId)]) : [], this.assemble(ctx, docs)]);
-			return this.withFlags(ctx, videos, viewerId, stamp);
-		},
-
 		/** The docs as Videos for no viewer in particular (flags false), index by index; undefined where the author is gone. */
-		async assemble(this: VideosThis, ctx: Context, docs: VideoDoc[]): Promise<(Video | undefined)[]> {
-			if (docs.length === 0) return [];
-			const [{ users }, facts, urls] = await Promise.all([
-				ctx.call<{ users: Record<number, User> }, IdsParams>("users.getMany", { ids: distinctIds(docs.map(doc => doc.authorId)) }),
+		async assemble(this: VideosThis, ctx: Context, docs: VideoDoc[]): Promise<{ videos: (Video | undefined)[]; stale: boolean }> {
+			if (docs.length === 0) return { videos: [], stale: false };
+			const [{ users, stale: usersStale }, { facts, stale }, urls] = await Promise.all([
+				ctx.call<{ users: Record<number, User>; stale?: boolean }, IdsParams>("users.getMany", { ids: distinctIds(docs.map(doc => doc.authorId)) }, { timeout: READ.inner() }),
 				gatherFacts<Video>(ctx, this.settings.factProviders, { ids: docs.map(doc => doc._id) }),
 				Promise.all(docs.map(doc => Promise.all([this.storage.url(doc.videoKey), this.storage.url(doc.coverKey!)])))
 			]);
-			return docs.map((doc, i) => {
+			const videos = docs.map((doc, i) => {
 				const author = users[doc.authorId];
 				if (!author) return undefined;
 				return {
@@ -514,32 +399,7 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 					...facts[doc._id]
 				};
 			});
-		},
-
-		/** Assembled Videos with the viewer's flags. */
-		async withFlags(this: VideosThis, ctx: Context, videos: (Video | undefined)[], viewerId: number | undefined, stamp: string | null): Promise<Video[]> {
-			const shown = present(videos);
-			const flags = await this.flagsOf(ctx, shown, viewerId, stamp);
-			return flags ? shown.map(video => flagged(video, flags)) : shown;
-		},
-
-		/**
-		 * The viewer's flags about these videos and their authors (null when anonymous), from
-		 * this replica's copy of them, valid while the viewer's stamp (read by the caller
-		 * before) is unchanged.
-		 */
-		async flagsOf(this: VideosThis, ctx: Context, videos: Video[], viewerId: number | undefined, stamp: string | null): Promise<ViewerFlags | null> {
-			if (!viewerId || videos.length === 0) return null;
-			const videoIds = videos.map(video => video.id);
-			const authorIds = videos.map(video => video.author.id);
-			const known = this.videoFlags.known(viewerId, stamp, videoIds);
-			const knownAuthors = known && this.authorFlags.known(viewerId, stamp, authorIds);
-			if (known && knownAuthors) return { videos: known, authors: knownAuthors };
-			const [videoFlags, authorFlags] = await Promise.all([
-				this.videoFlags.get(ctx, viewerId, stamp, videoIds),
-				this.authorFlags.get(ctx, viewerId, stamp, distinctIds(authorIds))
-			]);
-			return { videos: videoFlags, authors: authorFlags };
+			return { videos, stale: stale || usersStale === true };
 		},
 
 		/** Cleans up after crashes (at start, then every orphanAfterMs): uploads still storing past UPLOAD_TIMEOUT_MS are removed; stored ones without a job get it again. */
@@ -565,14 +425,33 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 	},
 
 	created(this: VideosThis) {
-		this.head = null;
-		this.headBuild = null;
-		this.videoFlags = new FlagsCopy(this.settings.flagProviders);
-		this.authorFlags = new FlagsCopy(this.settings.authorFlagProviders);
-		this.workCounts = new CountsCache("videos.workCount", async ids => {
-			const counts = await this.collections.videos.countBy("authorId", ids, { status: "ready" });
-			return new Map(ids.map(id => [id, { work_count: counts.get(id) ?? 0 }]));
-		});
+		const collection = () => this.collections.videos;
+		const newestFirst = { sort: { publishedAt: -1 as const, _id: -1 as const } };
+		this.readModel = new VideosReadModel<VideoDoc>(
+			this.broker.cacher!,
+			{
+				newest: limit => collection().find({ status: "ready" }, { ...newestFirst, limit }),
+				before: (time, limit) => collection().find({ status: "ready", publishedAt: { $lt: time } }, { ...newestFirst, limit }),
+				assemble: (ctx, docs) => this.assemble(ctx, docs)
+			},
+			{
+				pageSize: cfg.limits.feedPageSize,
+				headPages: FEED_HEAD_PAGES,
+				headTtlMs: FEED_HEAD_TTL_MS,
+				videoFlagProviders: this.settings.flagProviders,
+				authorFlagProviders: this.settings.authorFlagProviders
+			}
+		);
+		this.workCounts = new CountsCache(
+			this.broker.cacher!,
+			"videos.userFacts",
+			async ids => {
+				const counts = await this.collections.videos.countBy("authorId", ids, { status: "ready" });
+				return new Map(ids.map(id => [id, { work_count: counts.get(id) ?? 0 }]));
+			},
+			{ work_count: 0 },
+			cfg.countsCacheTtl
+		);
 	},
 
 	started(this: VideosThis) {

@@ -8,6 +8,11 @@
  * concurrent updates can both match and one silently overwrites the other. Against
  * FerretDB 1.x every update therefore runs under a per-document lock (`DocumentLocks`).
  * Inserts (unique indexes) and deletes are atomic on both.
+ *
+ * Inserts into one collection are grouped (`InsertBatches`): while one is on its way, the
+ * next ones wait and then go together in one unordered insertMany, each caller getting its
+ * own outcome. Alone, an insert goes at once; under load, one command carries many (on
+ * FerretDB a command costs far more than a document in it).
  */
 import crypto from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -106,12 +111,77 @@ class DocumentLocks {
 	}
 }
 
+/** The most documents one grouped insert carries. */
+const MAX_INSERT_BATCH = 256;
+
+interface PendingInsert {
+	doc: Doc;
+	settle: (err: unknown) => void;
+}
+
+/** A write error of one document of an insertMany, with its index in the batch. */
+interface WriteError {
+	index: number;
+	code?: number;
+	errmsg?: string;
+}
+
+/** The per-document write errors of a failed insertMany (empty: the whole command failed). */
+function writeErrorsOf(err: unknown): WriteError[] {
+	const raw = (err as { writeErrors?: WriteError | WriteError[] }).writeErrors;
+	return raw == null ? [] : Array.isArray(raw) ? raw : [raw];
+}
+
+/** One collection's inserts, at most one command on its way; the rest wait and go together. */
+class InsertBatches {
+	private waiting: PendingInsert[] = [];
+	private sending = false;
+
+	constructor(private readonly coll: MongoCollection<Doc>) {}
+
+	insert(doc: Doc): Promise<void> {
+		return new Promise((resolve, reject) => {
+			this.waiting.push({ doc, settle: err => (err ? reject(err) : resolve()) });
+			if (!this.sending) void this.send();
+		});
+	}
+
+	private async send(): Promise<void> {
+		this.sending = true;
+		while (this.waiting.length > 0) {
+			const batch = this.waiting.splice(0, MAX_INSERT_BATCH);
+			try {
+				if (batch.length === 1) await this.coll.insertOne(batch[0].doc);
+				else await this.coll.insertMany(batch.map(item => item.doc), { ordered: false });
+				for (const item of batch) item.settle(null);
+			} catch (err) {
+				const failed = batch.length === 1 ? [] : writeErrorsOf(err);
+				if (failed.length === 0) {
+					// The command as a whole failed (or the single insert did): every caller gets its error.
+					for (const item of batch) item.settle(err);
+					continue;
+				}
+				const byIndex = new Map(failed.map(error => [error.index, error]));
+				batch.forEach((item, i) => {
+					const error = byIndex.get(i);
+					item.settle(error ? new MongoServerError({ message: error.errmsg ?? "write error", code: error.code, errmsg: error.errmsg }) : null);
+				});
+			}
+		}
+		this.sending = false;
+	}
+}
+
 class MongoStoreCollection<T extends BaseDoc> implements Collection<T> {
+	private readonly inserts: InsertBatches;
+
 	constructor(
 		readonly name: string,
 		private readonly coll: MongoCollection<Doc>,
 		private readonly locks: DocumentLocks | null
-	) {}
+	) {
+		this.inserts = new InsertBatches(coll);
+	}
 
 	private duplicate(err: unknown): unknown {
 		return isDuplicateKey(err) ? new DuplicateKeyError(this.name, err) : err;
@@ -119,7 +189,7 @@ class MongoStoreCollection<T extends BaseDoc> implements Collection<T> {
 
 	async insert(doc: T): Promise<T> {
 		try {
-			await this.coll.insertOne(doc);
+			await this.inserts.insert(doc as Doc);
 			return doc;
 		} catch (err) {
 			throw this.duplicate(err);
@@ -231,6 +301,8 @@ async function ensureCollection(db: Db, name: string, indexes: IndexSpec[]): Pro
 
 export class MongoStore implements DocumentStore {
 	private sequences: MongoStoreCollection<{ _id: string; value: number }> | null = null;
+	/** Values of block sequences taken and not handed out yet, and the reservation on its way. */
+	private readonly blocks = new Map<string, { next: number; end: number; taking: Promise<void> | null }>();
 
 	private constructor(
 		private readonly client: MongoClient,
@@ -269,9 +341,31 @@ export class MongoStore implements DocumentStore {
 		return new MongoStoreCollection<T>(name, coll, this.locks);
 	}
 
-	async nextId(sequence: string): Promise<number> {
+	async nextId(sequence: string, block = 1): Promise<number> {
+		if (block <= 1) return this.take(sequence, 1);
+		let state = this.blocks.get(sequence);
+		if (!state) this.blocks.set(sequence, (state = { next: 1, end: 0, taking: null }));
+		while (state.next > state.end) {
+			state.taking ??= this.take(sequence, block).then(
+				last => {
+					state!.next = last - block + 1;
+					state!.end = last;
+					state!.taking = null;
+				},
+				err => {
+					state!.taking = null;
+					throw err;
+				}
+			);
+			await state.taking;
+		}
+		return state.next++;
+	}
+
+	/** Advances the sequence by `count`; the last value taken. */
+	private async take(sequence: string, count: number): Promise<number> {
 		this.sequences ??= new MongoStoreCollection("_sequences", this.db.collection<Doc>("_sequences"), this.locks);
-		const doc = await this.sequences.findOneAndUpdate({ _id: sequence }, { $inc: { value: 1 } }, { upsert: true });
+		const doc = await this.sequences.findOneAndUpdate({ _id: sequence }, { $inc: { value: count } }, { upsert: true });
 		return (doc as { value: number }).value;
 	}
 

@@ -61,8 +61,12 @@ export interface Collection<T extends BaseDoc> {
 export interface DocumentStore {
 	/** Opens (creating when missing) a collection with these indexes. */
 	collection<T extends BaseDoc>(name: string, indexes?: IndexSpec[]): Promise<Collection<T>>;
-	/** The next value of a named sequence: 1, 2, 3, … unique across processes sharing the store. */
-	nextId(sequence: string): Promise<number>;
+	/**
+	 * The next value of a named sequence: 1, 2, 3, … unique across processes sharing the store.
+	 * With `block` > 1 a process takes that many values from the store at once and hands them
+	 * out in order (one store update per block; values left when it stops are skipped).
+	 */
+	nextId(sequence: string, block?: number): Promise<number>;
 	/** Throws when the store cannot be reached (readiness probes). */
 	ping(): Promise<void>;
 	close(): Promise<void>;

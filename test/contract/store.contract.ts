@@ -96,6 +96,18 @@ export function describeStoreContract(
 				expect(await users.count({ name: "same" })).toBe(1);
 			});
 
+			it("give each of many concurrent inserts its own outcome, duplicates and new ones mixed", async () => {
+				const likes = await store.collection<Like>(unique("likes"), [{ fields: ["userId"] }]);
+				for (let i = 0; i < 10; i += 2) await likes.insert({ _id: `k${i}`, userId: i, videoId: 1 });
+				const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => likes.insert({ _id: `k${i}`, userId: i, videoId: 2 })));
+				results.forEach((result, i) => {
+					if (i % 2 === 0) expect((result as PromiseRejectedResult).reason).toBeInstanceOf(DuplicateKeyError);
+					else expect(result).toEqual({ status: "fulfilled", value: { _id: `k${i}`, userId: i, videoId: 2 } });
+				});
+				expect(await likes.count({})).toBe(10);
+				expect(await likes.count({ videoId: 1 })).toBe(5);
+			});
+
 			it("refuse an update that would duplicate a unique key", async () => {
 				const users = await store.collection<{ _id: number; name: string }>(unique("users"), [
 					{ fields: ["name"], unique: true }
@@ -273,6 +285,14 @@ export function describeStoreContract(
 				expect(await store.nextId(users)).toBe(2);
 				expect(await store.nextId(videos)).toBe(1);
 				expect(await store.nextId(users)).toBe(3);
+			});
+
+			it("nextId in blocks hands out unique values in order, under concurrent calls", async () => {
+				const sequence = unique("blocks");
+				const values = await Promise.all(Array.from({ length: 25 }, () => store.nextId(sequence, 10)));
+				expect(new Set(values).size).toBe(25);
+				expect(values).toEqual([...values].sort((a, b) => a - b));
+				expect(Math.min(...values)).toBeGreaterThanOrEqual(1);
 			});
 
 			it("nextId is unique under 50 concurrent calls", async () => {

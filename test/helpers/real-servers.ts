@@ -62,10 +62,10 @@ export async function bucketKeys(minio: MinioClient, bucket: string): Promise<st
 	return keys;
 }
 
-/** Drops the databases `<prefix>-*` and the bucket `<prefix>` of a throw-away cluster. */
-export async function dropClusterData(prefix: string): Promise<void> {
+/** Drops the databases `<prefix>-*` (at `mongoUri`, default MONGO_URI) and the bucket `<prefix>` of a throw-away cluster. */
+export async function dropClusterData(prefix: string, mongoUri = process.env.MONGO_URI!): Promise<void> {
 	const { MongoClient } = require("mongodb") as typeof import("mongodb");
-	const mongo = await MongoClient.connect(process.env.MONGO_URI!, { serverSelectionTimeoutMS: 10000 });
+	const mongo = await MongoClient.connect(mongoUri, { serverSelectionTimeoutMS: 10000 });
 	try {
 		for (const { name } of (await mongo.db("admin").admin().listDatabases()).databases)
 			if (name.startsWith(`${prefix}-`)) await mongo.db(name).dropDatabase();

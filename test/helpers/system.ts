@@ -291,7 +291,9 @@ async function startCluster(options: SystemOptions): Promise<System> {
 			await stopChildren();
 			await clientBroker.stop();
 			await dropClusterData(id);
-			fs.rmSync(logDir, { recursive: true, force: true });
+			// MOLETOK_KEEP_LOGS=1 keeps every process's log for a look after the run.
+			if (process.env.MOLETOK_KEEP_LOGS === "1") console.log(`cluster logs kept in ${logDir}`);
+			else fs.rmSync(logDir, { recursive: true, force: true });
 		}
 	};
 }

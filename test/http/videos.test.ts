@@ -10,6 +10,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
+import { JSON_TEXT_HEADER } from "../../lib/json-text";
 import { Client } from "../helpers/client";
 import { until } from "../helpers/real-servers";
 import { TARGET, startSystem, type System } from "../helpers/system";
@@ -590,7 +591,7 @@ describe("feed paging", () => {
 				const text = await system.broker.call<{ video_list: { $jsonText: Buffer } }, object>(
 					"videos.feed",
 					latest ? { latest_time: latest } : {},
-					{ meta: { ...(token && { userId: viewer.id }), $jsonText: true } }
+					{ meta: token ? { userId: viewer.id } : {}, headers: { [JSON_TEXT_HEADER]: true } }
 				);
 				expect(Array.isArray(objects.video_list)).toBe(true);
 				expect(JSON.parse(text.video_list.$jsonText.toString())).toEqual(objects.video_list);

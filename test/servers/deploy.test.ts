@@ -503,6 +503,7 @@ describe("Dockerfile, replayed without Docker", () => {
 		const transporter = process.env.TRANSPORTER!;
 		const common = {
 			TRANSPORTER: transporter,
+			REDIS_URL: process.env.REDIS_URL || "redis://127.0.0.1:6379",
 			NAMESPACE: `deploy-test-${crypto.randomBytes(6).toString("hex")}`,
 			JWT_SECRET: crypto.randomBytes(32).toString("hex"),
 			HOST: "127.0.0.1",

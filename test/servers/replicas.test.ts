@@ -212,3 +212,110 @@ describe("graceful shutdown under load", () => {
 		expect(done - before).toBeGreaterThan(50);
 	});
 });
+
+describe("a dead replica never takes the feed down", () => {
+	let system: System;
+	beforeAll(async () => {
+		system = await startSystem();
+	});
+	afterAll(() => system.stop());
+
+	/**
+	 * Under a steady load of feed and profile reads (and comments, which renew the stamps so
+	 * the feed is assembled anew while processes die), kill -9 one process of each service in
+	 * turn: the second `videos` replica (another one answers), then the only `favorites`,
+	 * `relations` and `comments` (their counts come from the cache), then one of the two
+	 * `api` replicas (the client, like an ingress, sends a GET that met a closed connection
+	 * to the other). Every read must answer status_code 0, with the counts the cache holds.
+	 */
+	test("kill -9 of videos, favorites, relations, comments and api, one by one, fails no feed or profile request", async () => {
+		const client = new Client(system.url);
+		const viewer = await client.register();
+		const author = await client.register();
+		const fan = await client.register();
+		const videoId = await publishVideo(client, system.broker, author.token);
+		expect(await client.post("/favorite/action/", { token: fan.token, video_id: videoId, action_type: 1 })).toMatchObject({ status_code: 0 });
+		expect(await client.post("/relation/action/", { token: viewer.token, to_user_id: author.id, action_type: 1 })).toMatchObject({ status_code: 0 });
+		const feedVideo = async (base: string) => {
+			const body = await new Client(base).get<{ video_list: { id: number; favorite_count: number; author: { follower_count: number; is_follow: boolean } }[] }>(
+				"/feed/",
+				{ token: viewer.token }
+			);
+			return body.video_list.find(video => video.id === videoId);
+		};
+		expect(await feedVideo(system.url)).toMatchObject({ favorite_count: 1, author: { follower_count: 1, is_follow: true } });
+
+		const apis = [...system.processes].filter(([name]) => name.startsWith("api-")).map(([name, p]) => ({ name, url: p.url! }));
+		const dead = new Set<string>();
+		const live = () => apis.filter(api => !dead.has(api.name));
+		const failures: string[] = [];
+		const degraded: string[] = [];
+		let answered = 0;
+		let phase = "before any kill";
+		let running = true;
+
+		/** One GET as an ingress sends it: to a live api, once more to the next one when the connection fails. */
+		const read = async (path: string, params: Record<string, string | number>, n: number) => {
+			const query = new URLSearchParams(Object.entries(params).map(([k, v]): [string, string] => [k, String(v)]));
+			const targets = live();
+			for (let attempt = 0; attempt < 2; attempt++) {
+				const { url } = targets[(n + attempt) % targets.length];
+				let res: Response;
+				try {
+					res = await fetch(`${url}/douyin${path}?${query}`, { signal: AbortSignal.timeout(5000) });
+				} catch (err) {
+					if (attempt === 0 && (err as Error).name !== "TimeoutError") continue;
+					return failures.push(`${phase}: ${path} via ${url}: ${(err as Error).message}`);
+				}
+				const body = (await res.json()) as { status_code: number; status_msg?: string; video_list?: { id: number; favorite_count: number }[] };
+				if (res.status !== 200 || body.status_code !== 0) return failures.push(`${phase}: ${path} via ${url}: ${res.status} ${JSON.stringify(body)}`);
+				const video = body.video_list?.find(item => item.id === videoId);
+				if (body.video_list && video?.favorite_count !== 1) degraded.push(`${phase}: favorite_count ${video?.favorite_count}`);
+				answered++;
+				return;
+			}
+		};
+		const reader = async (n: number) => {
+			for (let i = 0; running; i++)
+				await (i % 4 === 3 ? read("/user/", { user_id: author.id, token: viewer.token }, n + i) : read("/feed/", { token: viewer.token }, n + i));
+		};
+		// Comments renew the videos stamp: the feed head is assembled anew while processes die.
+		const commenter = async () => {
+			while (running) {
+				await client.post("/comment/action/", { token: fan.token, video_id: videoId, action_type: 1, comment_text: "still here?" }).catch(() => undefined);
+				await new Promise(resolve => setTimeout(resolve, 100));
+			}
+		};
+		const load = [...Array.from({ length: 6 }, (_, n) => reader(n)), commenter()];
+
+		const phases: { kill: string; answered: number }[] = [];
+		try {
+			for (const prefix of ["videos-2-", "favorites-1-", "relations-1-", "comments-1-", "api-2-"]) {
+				await new Promise(resolve => setTimeout(resolve, 1500));
+				const [name, process] = processOf(system, prefix);
+				const before = answered;
+				phase = `after kill -9 of ${name}`;
+				process.child.kill("SIGKILL");
+				await exited(process.child);
+				if (name.startsWith("api-")) dead.add(name);
+				// Long enough for the heartbeats to forget the node.
+				await new Promise(resolve => setTimeout(resolve, 7000));
+				phases.push({ kill: name, answered: answered - before });
+			}
+		} finally {
+			running = false;
+			await Promise.all(load);
+		}
+
+		// One line per phase and kind of failure, with how often.
+		const tally = new Map<string, number>();
+		for (const failure of failures) tally.set(failure, (tally.get(failure) ?? 0) + 1);
+		expect([...tally].map(([failure, times]) => `${times} × ${failure}`)).toEqual([]);
+		// Reads kept being answered through every death.
+		for (const phase of phases) expect(phase).toEqual({ kill: phase.kill, answered: expect.any(Number) });
+		expect(Math.min(...phases.map(phase => phase.answered))).toBeGreaterThan(20);
+		// The like's count came from the cache while its owner was dead.
+		expect(degraded).toEqual([]);
+		expect(await feedVideo(live()[0].url)).toMatchObject({ favorite_count: 1, author: { follower_count: 1, is_follow: true } });
+	});
+});

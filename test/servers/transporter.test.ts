@@ -1,8 +1,7 @@
 /**
  * Two brokers with MoleTok's broker options over the real NATS (TRANSPORTER): packets
- * handed over a turn late (lib/transporter.ts) still arrive in order, a packet NATS
- * refuses fails its call at once instead of timing out, and a stopping node's goodbye
- * reaches the others before its connection closes.
+ * arrive in order, a packet NATS refuses fails its call at once instead of timing out, and
+ * a stopping node's goodbye reaches the others before its connection closes.
  */
 import { randomUUID } from "node:crypto";
 import { ServiceBroker } from "moleculer";
@@ -11,6 +10,7 @@ import { until } from "../helpers/real-servers";
 
 const env = {
 	TRANSPORTER: process.env.TRANSPORTER ?? "nats://127.0.0.1:4222",
+	REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
 	JWT_SECRET: randomUUID() + randomUUID(),
 	NAMESPACE: `transporter-${randomUUID().slice(0, 8)}`,
 	HEALTH_PORT: "off",

@@ -1,6 +1,6 @@
-import { MemoryCountStore } from "../../lib/counts-cache";
+import { ServiceBroker } from "moleculer";
 import { describeCountsCacheContract } from "../contract/counts-cache.contract";
 
-// One process: both "replicas" share the process's store, as in embedded mode.
-const shared = new MemoryCountStore();
-describeCountsCacheContract("the in-process store", () => shared);
+// Embedded mode: one process, so every "replica" is the one broker and its in-process LRU cacher.
+const broker = new ServiceBroker({ logger: false, metrics: false, cacher: { type: "MemoryLRU", options: { max: 1000, clone: false } } });
+describeCountsCacheContract("the in-process MemoryLRU cacher", () => broker);

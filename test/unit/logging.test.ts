@@ -10,7 +10,7 @@ import { loggerOptions } from "../../lib/logging";
 
 const TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI0MiJ9.c2lnbmF0dXJlLXNlY3JldA";
 const QUIET: Env = { HEALTH_PORT: "off", METRICS_PORT: "off", LOG_LEVEL: "info" };
-const CLUSTER: Env = { ...QUIET, TRANSPORTER: "nats://127.0.0.1:4222", JWT_SECRET: "x".repeat(32) };
+const CLUSTER: Env = { ...QUIET, TRANSPORTER: "nats://127.0.0.1:4222", REDIS_URL: "redis://127.0.0.1:6379", JWT_SECRET: "x".repeat(32) };
 
 /** A service that logs what MoleTok's code and moleculer-web log. */
 const chatty = {

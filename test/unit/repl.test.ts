@@ -39,3 +39,31 @@ test("whois prints the User a token belongs to", async () => {
 	const printed = await output(() => command("whois").action(system.broker, { options: {}, token }));
 	expect(JSON.parse(printed)).toMatchObject({ name: "whoami", follow_count: 0, work_count: 0 });
 });
+
+test("Moleculer's `cache keys` lists what the one cacher holds: counts, viewer flags and change stamps", async () => {
+	const { cacheKeysHandler } = require("moleculer-repl/src/commands/cache") as {
+		cacheKeysHandler(broker: unknown, args: { options: Record<string, string> }): Promise<void>;
+	};
+	const viewer = await system.broker.call<{ user_id: number; token: string }, object>("users.register", { username: "looker", password: "secret123" });
+	const author = await system.broker.call<{ user_id: number }, object>("users.register", { username: "looked-at", password: "secret123" });
+	await system.broker.call("relations.action", { to_user_id: author.user_id, action_type: 1 }, { meta: { userId: viewer.user_id } });
+	await system.broker.call("users.get", { user_id: author.user_id }, { meta: { userId: viewer.user_id } });
+	// The cacher's writes of a read are not awaited by it.
+	await new Promise(resolve => setTimeout(resolve, 50));
+	const printed = await output(async () => {
+		await cacheKeysHandler(system.broker, { options: {} });
+		await new Promise(resolve => setTimeout(resolve, 50));
+	});
+	// eslint-disable-next-line no-control-regex
+	const keys = printed.replace(/\u001b\[[0-9;]*m/g, "");
+	for (const key of [
+		"stamp:users",
+		"stamp:videos",
+		`stamp:viewer:${viewer.user_id}`,
+		`relations.userFacts:${author.user_id}`,
+		`relations.userFlags:${viewer.user_id}:${author.user_id}`,
+		`favorites.userFacts:${author.user_id}`,
+		`videos.userFacts:${author.user_id}`
+	])
+		expect(keys).toContain(key);
+});

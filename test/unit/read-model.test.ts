@@ -1,0 +1,229 @@
+/**
+ * The read model (lib/read-model.ts) on a broker with Moleculer's MemoryLRU cacher and small
+ * stub providers: what is kept while the stamps hold, what a write ends, and the feed's
+ * pages (objects, or ready JSON bytes for a caller that asks) as a viewer sees them.
+ */
+import { type Context, ServiceBroker } from "moleculer";
+import { STAMP, invalidate, readStamps } from "../../lib/counts-cache";
+import { type FactsParams, gatherFacts } from "../../lib/facts";
+import { JSON_TEXT_HEADER, type JsonText } from "../../lib/json-text";
+import { FlagsCopy, Snapshot, StampedCopies, type VideoRecord, VideosReadModel } from "../../lib/read-model";
+import type { User, Video } from "../../lib/wire";
+
+const broker = new ServiceBroker({ logger: false, metrics: false, cacher: { type: "MemoryLRU", options: { max: 10_000, clone: false } } });
+/** Calls per provider action, and what the providers answer. */
+const calls: Record<string, number> = {};
+const likes = new Map<number, number>([[1, 5]]);
+const liked = new Set<string>(["7:2"]);
+const followed = new Set<string>(["7:100"]);
+let favoritesDown = false;
+
+const count = (name: string) => void (calls[name] = (calls[name] ?? 0) + 1);
+broker.createService({
+	name: "likes",
+	actions: {
+		videoFacts(ctx: Context<FactsParams>) {
+			count("likes.videoFacts");
+			if (favoritesDown) throw Object.assign(new Error("down"), { code: 503, retryable: true });
+			return Object.fromEntries(ctx.params.ids.map(id => [id, { favorite_count: likes.get(id) ?? 0 }]));
+		},
+		videoFlags(ctx: Context<Required<FactsParams>>) {
+			count("likes.videoFlags");
+			return Object.fromEntries(ctx.params.ids.map(id => [id, { is_favorite: liked.has(`${ctx.params.viewerId}:${id}`) }]));
+		},
+		userFlags(ctx: Context<Required<FactsParams>>) {
+			count("likes.userFlags");
+			return Object.fromEntries(ctx.params.ids.map(id => [id, { is_follow: followed.has(`${ctx.params.viewerId}:${id}`) }]));
+		}
+	}
+});
+/** A caller with a context of its own, as a service's action is. */
+broker.createService({
+	name: "probe",
+	actions: {
+		run(ctx: Context<{ job: string }>) {
+			return jobs.get(ctx.params.job)!(ctx);
+		}
+	}
+});
+const jobs = new Map<string, (ctx: Context) => Promise<unknown>>();
+let jobId = 0;
+/** Runs `job` inside an action call (with `headers`), as a service would. */
+function within<T>(job: (ctx: Context) => Promise<T>, headers?: Record<string, unknown>): Promise<T> {
+	const name = `job${++jobId}`;
+	jobs.set(name, job as (ctx: Context) => Promise<unknown>);
+	return broker.call("probe.run", { job: name }, headers ? { headers } : {});
+}
+
+beforeAll(() => broker.start());
+afterAll(() => broker.stop());
+beforeEach(() => {
+	for (const key of Object.keys(calls)) delete calls[key];
+	favoritesDown = false;
+});
+
+describe("Snapshot", () => {
+	test("one value per stamps, built once for every concurrent request, kept until a stamp changes", async () => {
+		const snapshot = new Snapshot<number>(60_000);
+		let builds = 0;
+		const build = async () => ({ value: ++builds, stale: false });
+		expect(await Promise.all([snapshot.get(["a", "b"], build), snapshot.get(["a", "b"], build)])).toEqual([1, 1]);
+		expect(await snapshot.get(["a", "b"], build)).toBe(1);
+		expect(await snapshot.get(["a", "c"], build)).toBe(2);
+		expect(builds).toBe(2);
+	});
+
+	test("an unknown stamp keeps nothing; a stale build is kept for a moment only; a failed build leaves the last value", async () => {
+		const snapshot = new Snapshot<string>(60_000);
+		let next = "first";
+		const build = async () => ({ value: next, stale: false });
+		expect(await snapshot.get(["a", null], build)).toBe("first");
+		expect(snapshot.peek()).toBeUndefined();
+		expect(await snapshot.get(["a"], build)).toBe("first");
+		next = "second";
+		await expect(snapshot.get(["b"], async () => Promise.reject(new Error("owner down")))).resolves.toBe("first");
+		expect(await snapshot.get(["c"], async () => ({ value: "stale", stale: true }))).toBe("stale");
+		await new Promise(resolve => setTimeout(resolve, 1100));
+		expect(await snapshot.get(["c"], build)).toBe("second");
+	});
+});
+
+test("StampedCopies keep values per id while the stamp holds, and only complete ones", async () => {
+	const copies = new StampedCopies<{ n: number }>(100);
+	const built: number[][] = [];
+	const build = (stale: boolean) => async (ids: number[]) => {
+		built.push(ids);
+		return { values: new Map(ids.map(id => [id, { n: id * 10 }])), stale };
+	};
+	expect(await copies.get("s1", [1, 2], build(false))).toEqual(new Map([[1, { n: 10 }], [2, { n: 20 }]]));
+	expect(await copies.get("s1", [2, 3], build(false))).toEqual(new Map([[2, { n: 20 }], [3, { n: 30 }]]));
+	expect(built).toEqual([[1, 2], [3]]);
+	await copies.get("s2", [1], build(true));
+	await copies.get("s2", [1], build(false));
+	expect(built).toEqual([[1, 2], [3], [1], [1]]);
+});
+
+test("FlagsCopy asks the providers only for ids it has not seen under the viewer's stamp, and numbers equal flag sets alike", async () => {
+	const copy = new FlagsCopy<Video>(["likes.videoFlags"]);
+	const first = await within(ctx => copy.get(ctx, 7, "v1", [1, 2, 3]));
+	expect([...first].map(([id, set]) => [id, set.values])).toEqual([
+		[1, { is_favorite: false }],
+		[2, { is_favorite: true }],
+		[3, { is_favorite: false }]
+	]);
+	expect(first.get(1)!.code).toBe(first.get(3)!.code);
+	expect(first.get(1)!.code).not.toBe(first.get(2)!.code);
+	expect(copy.known(7, "v1", [1, 2, 3])).toBe(first);
+	await within(ctx => copy.get(ctx, 7, "v1", [3, 4]));
+	expect(calls["likes.videoFlags"]).toBe(2);
+	expect(copy.known(7, "v2", [1])).toBeUndefined();
+	expect(copy.known(7, null, [1])).toBeUndefined();
+});
+
+test("gatherFacts serves a provider's cached answers when it cannot answer, and says so", async () => {
+	await broker.cacher!.set("likes.videoFacts:1", { favorite_count: 4 }, 60);
+	favoritesDown = true;
+	const gathered = await within(ctx => gatherFacts<Video>(ctx, ["likes.videoFacts"], { ids: [1, 2] }));
+	expect(gathered).toEqual({ facts: { 1: { favorite_count: 4 } }, stale: true });
+});
+
+describe("VideosReadModel", () => {
+	interface Doc extends VideoRecord {
+		title: string;
+	}
+	const docs: Doc[] = Array.from({ length: 5 }, (_, i) => ({ _id: i + 1, authorId: 100 + (i % 2), publishedAt: 1000 + i, title: `video ${i + 1}` }));
+	const newestFirst = () => [...docs].sort((a, b) => b.publishedAt! - a.publishedAt!);
+	const author = (id: number): User => ({
+		id,
+		name: `author ${id}`,
+		follow_count: 0,
+		follower_count: 0,
+		is_follow: false,
+		avatar: "",
+		background_image: "",
+		signature: "",
+		total_favorited: 0,
+		work_count: 0,
+		favorite_count: 0
+	});
+	let assembled = 0;
+	const model = new VideosReadModel<Doc>(
+		broker.cacher!,
+		{
+			newest: async limit => newestFirst().slice(0, limit),
+			before: async (time, limit) => newestFirst().filter(doc => doc.publishedAt! < time).slice(0, limit),
+			async assemble(ctx, list) {
+				assembled++;
+				const { facts, stale } = await gatherFacts<Video>(ctx, ["likes.videoFacts"], { ids: list.map(doc => doc._id) });
+				return {
+					stale,
+					videos: list.map(doc => ({
+						id: doc._id,
+						author: author(doc.authorId),
+						play_url: `http://media/${doc._id}.mp4`,
+						cover_url: `http://media/${doc._id}.jpg`,
+						favorite_count: 0,
+						comment_count: 0,
+						is_favorite: false,
+						title: doc.title,
+						...facts[doc._id]
+					}))
+				};
+			}
+		},
+		{ pageSize: 2, headPages: 2, headTtlMs: 60_000, videoFlagProviders: ["likes.videoFlags"], authorFlagProviders: ["likes.userFlags"] }
+	);
+	const page = (before: number, viewerId?: number, headers?: Record<string, unknown>) => within(ctx => model.feed(ctx, before, viewerId), headers);
+
+	test("pages of the head as the viewer sees them, with no call while nothing changes; older pages by query", async () => {
+		await invalidate(broker, [], [STAMP.videos, STAMP.users, STAMP.viewer(7)]);
+		const first = await page(Date.now(), 7);
+		expect((first.video_list as Video[]).map(video => [video.id, video.is_favorite, video.author.is_follow, video.favorite_count])).toEqual([
+			[5, false, true, 0],
+			[4, false, false, 0]
+		]);
+		expect(first.next_time).toBe(1003);
+		const second = await page(first.next_time, 7);
+		expect((second.video_list as Video[]).map(video => [video.id, video.is_favorite])).toEqual([
+			[3, false],
+			[2, true]
+		]);
+		expect(assembled).toBe(1);
+		const callsBefore = { ...calls };
+		await page(Date.now(), 7);
+		expect(calls).toEqual(callsBefore);
+		// Older than the head's four: assembled for that request.
+		const last = await page(1001, 7);
+		expect((last.video_list as Video[]).map(video => [video.id, video.favorite_count])).toEqual([[1, 5]]);
+		expect(assembled).toBe(2);
+		expect(await page(1000, 7)).toEqual({ video_list: [], next_time: expect.any(Number) });
+	});
+
+	test("a count change ends the head; a viewer's own change ends only that viewer's flags", async () => {
+		likes.set(5, 9);
+		await invalidate(broker, ["likes.videoFacts:5"], [STAMP.videos]);
+		const after = await page(Date.now(), 7);
+		expect((after.video_list as Video[])[0]).toMatchObject({ id: 5, favorite_count: 9 });
+		expect(calls["likes.videoFlags"]).toBeUndefined();
+		liked.add("7:5");
+		await invalidate(broker, [], [STAMP.viewer(7)]);
+		expect(((await page(Date.now(), 7)).video_list as Video[])[0]).toMatchObject({ id: 5, is_favorite: true });
+		expect(((await page(Date.now(), 8)).video_list as Video[])[0]).toMatchObject({ id: 5, is_favorite: false });
+	});
+
+	test("a caller that asks for JSON text gets the same page as bytes", async () => {
+		for (const viewer of [7, 8, undefined]) {
+			const objects = await page(Date.now(), viewer);
+			const text = await page(Date.now(), viewer, { [JSON_TEXT_HEADER]: true });
+			expect(Buffer.isBuffer((text.video_list as JsonText).$jsonText)).toBe(true);
+			expect(JSON.parse((text.video_list as JsonText).$jsonText.toString())).toEqual(objects.video_list);
+			expect(text.next_time).toBe(objects.next_time);
+		}
+	});
+
+	test("stamps read as unknown once are kept against nothing, then hold", async () => {
+		const key = `stamp:test:${Math.random()}`;
+		expect(await readStamps(broker.cacher!, [key])).toEqual([null]);
+		expect(await readStamps(broker.cacher!, [key])).toEqual([expect.any(String)]);
+	});
+});
