@@ -76,8 +76,10 @@ export function brokerOptions(cfg: Config = config()): BrokerOptions {
 		// stopDelay so in-flight routing settles, then services stop (tracking drains them).
 		// Round robin; a retried read goes to another replica than the one that failed (lib/resilience.ts).
 		registry: { strategy: RetryElsewhere, preferLocal: true, stopDelay: Math.max(100, cfg.shutdownDelayMs) },
-		// An endpoint whose calls keep failing (timeouts, 5xx) is skipped for halfOpenTime, then tried again.
-		circuitBreaker: { enabled: true, threshold: 0.5, minRequestCount: 5, windowTime: 5, halfOpenTime: 5000 },
+		// An endpoint whose calls keep failing (timeouts, 5xx) is skipped for halfOpenTime, then tried
+		// again. Cluster mode only: embedded, every endpoint is the only one, and an open breaker
+		// would only turn a slow moment into refusals for everyone.
+		circuitBreaker: { enabled: cfg.mode === "cluster", threshold: 0.5, minRequestCount: 5, windowTime: 5, halfOpenTime: 5000 },
 		// Lets in-flight requests finish on shutdown (SIGTERM) before services stop.
 		tracking: { enabled: true, shutdownTimeout: cfg.shutdownTimeoutMs },
 		validator: true,

@@ -178,6 +178,12 @@ const cfg = config();
 /** The queue bound of register and login (Moleculer's bulkhead): two in flight per hashing thread, so none idles between hashes. */
 const hashingBulkhead = { enabled: true, concurrency: 2 * cfg.passwordHashThreads, maxQueueSize: cfg.passwordHashQueue };
 
+/**
+ * No circuit breaker on register and login: under a flood their callers time out in the
+ * bulkhead's queue by design, which must not make every other login "not available".
+ */
+const noBreaker = { enabled: false };
+
 const UsersService = defineService<UsersSettings, UsersMethods, UsersThis>({
 	name: "users",
 	mixins: [
@@ -197,6 +203,7 @@ const UsersService = defineService<UsersSettings, UsersMethods, UsersThis>({
 		register: {
 			params: registerSchema,
 			bulkhead: hashingBulkhead,
+			circuitBreaker: noBreaker,
 			busy: "too many registrations at once: try again in a moment",
 			async handler(this: UsersThis, ctx: Context<CredentialsParams>) {
 				skipIfAbandoned(ctx);
@@ -232,6 +239,7 @@ const UsersService = defineService<UsersSettings, UsersMethods, UsersThis>({
 		login: {
 			params: loginSchema,
 			bulkhead: hashingBulkhead,
+			circuitBreaker: noBreaker,
 			busy: "too many logins at once: try again in a moment",
 			async handler(this: UsersThis, ctx: Context<CredentialsParams>) {
 				skipIfAbandoned(ctx);
