@@ -45,7 +45,8 @@ test("the attached REPL tells a refused login in one line", async () => {
 });
 
 test("MoleTok's brokers log in with TRANSPORTER and call each other", async () => {
-	const env = { TRANSPORTER: transporter, JWT_SECRET: randomUUID() + randomUUID(), NAMESPACE: `auth-${randomUUID().slice(0, 8)}`, HEALTH_PORT: "off", METRICS_PORT: "off", LOG_LEVEL: "fatal" };
+	// A cluster needs its Redis too (the shared cacher): the one scripts/servers.sh started.
+	const env = { TRANSPORTER: transporter, REDIS_URL: process.env.REDIS_URL!, JWT_SECRET: randomUUID() + randomUUID(), NAMESPACE: `auth-${randomUUID().slice(0, 8)}`, HEALTH_PORT: "off", METRICS_PORT: "off", LOG_LEVEL: "fatal" };
 	Object.assign(process.env, env);
 	const { brokerOptions } = require("../../moleculer.config") as typeof import("../../moleculer.config");
 	const [caller, callee] = ["caller", "callee"].map(nodeID => new ServiceBroker({ ...brokerOptions(loadConfig(env)), nodeID }));
