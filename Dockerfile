@@ -21,6 +21,7 @@ COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json moleculer.config.ts ./
 COPY lib ./lib
+COPY types ./types
 COPY mixins ./mixins
 COPY services ./services
 # The web client (Vite, web/) and the OpenAPI document it serves at /openapi.json.

@@ -9,6 +9,7 @@ import { PassThrough, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import busboy from "busboy";
 import type { Context, Service } from "moleculer";
+import type { IncomingRequest } from "moleculer-web";
 import rangeParser from "range-parser";
 import { config } from "./config";
 import { success } from "./http";
@@ -28,7 +29,8 @@ export interface Gateway extends Service {
 	sendResponse(req: IncomingMessage, res: ServerResponse, data: unknown): void;
 }
 
-type GatewayRequest = IncomingMessage & { $ctx: Context<unknown, AppMeta>; $params: Record<string, unknown> };
+/** moleculer-web's request, with MoleTok's context meta. */
+type GatewayRequest = Omit<IncomingRequest, "$ctx"> & { $ctx: Context<unknown, AppMeta> };
 
 const UPLOAD_FIELD = "data";
 

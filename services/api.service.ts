@@ -5,11 +5,11 @@
  * (once per request, into ctx.meta.userId), rate limits, CORS, the streaming upload and
  * the media files with Range support.
  */
-import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import http, { type ServerResponse } from "node:http";
 import type { Redis } from "ioredis";
 import { LRUCache } from "lru-cache";
 import type { Context, ServiceSchema } from "moleculer";
-import ApiGateway from "moleculer-web";
+import ApiGateway, { type IncomingRequest } from "moleculer-web";
 import { tokenSigner } from "../lib/auth";
 import { config } from "../lib/config";
 import { unauthorized } from "../lib/errors";
@@ -29,20 +29,15 @@ import {
 } from "../lib/http";
 import { JSON_TEXT_HEADER, encodeAnswer } from "../lib/json-text";
 import type { AppMeta } from "../lib/meta";
+import type { ActionSchema } from "../lib/middlewares";
 import { type Gateway, handleUpload, serveMedia } from "../lib/media-http";
 import { firstValues } from "../lib/params";
 import { RateLimits } from "../lib/rate-limits";
 import { webRoute } from "../lib/web-static";
 import { StorageMixin, type StorageVars } from "../mixins/storage.mixin";
 
-type Req = IncomingMessage & {
-	$action?: { auth?: "required" | "optional" };
-	$params: Record<string, unknown>;
-	$ctx: Context<unknown, AppMeta>;
-	originalUrl?: string;
-	query?: Record<string, string>;
-	body?: unknown;
-};
+/** moleculer-web's request, with MoleTok's context meta and the parsed body. */
+type Req = Omit<IncomingRequest, "$ctx" | "$action"> & { $ctx: Context<unknown, AppMeta>; $action: ActionSchema; body?: unknown };
 
 interface ApiMethods {
 	encodeResponse(req: Req, res: ServerResponse, data: unknown): string | Buffer;

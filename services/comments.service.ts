@@ -3,7 +3,7 @@
  * its sensitive words masked before it is stored. A deleted comment is removed for
  * good (nothing reads it afterwards), so deleting it again is "does not exist".
  */
-import type { Context, Service } from "moleculer";
+import type { Context, Service, ServiceSchema } from "moleculer";
 import { config } from "../lib/config";
 import { CountsCache, STAMP, invalidate } from "../lib/counts-cache";
 import { forbidden, invalidParam, notFound, unauthorized } from "../lib/errors";
@@ -14,7 +14,6 @@ import { METRIC } from "../lib/metrics";
 import { SensitiveWordFilter } from "../lib/sensitive-words";
 import { actionType, optionalWireId, textParam, wireId } from "../lib/params";
 import { READ, idempotentRead } from "../lib/resilience";
-import { defineService } from "../lib/service";
 import type { Collection } from "../lib/store";
 import type { Comment, User, Video } from "../lib/wire";
 import { StoreMixin, type StoreVars } from "../mixins/store.mixin";
@@ -83,7 +82,7 @@ function monthDay(time: number): string {
 	return `${String(date.getMonth() + 1).padStart(2, "0")}-${String(date.getDate()).padStart(2, "0")}`;
 }
 
-const CommentsService = defineService<CommentsSettings, CommentsMethods, CommentsThis>({
+const CommentsService: ServiceSchema<CommentsSettings, CommentsMethods, CommentsThis> = {
 	name: "comments",
 	mixins: [
 		StoreMixin<Collections>({
@@ -216,6 +215,6 @@ const CommentsService = defineService<CommentsSettings, CommentsMethods, Comment
 			config().countsCacheTtl
 		);
 	}
-});
+};
 
 export default CommentsService;

@@ -4,7 +4,7 @@
  * total_favorited (likes received). A like records the video's author, which never
  * changes, so likes received are counted from this service's own data.
  */
-import type { Context, Service } from "moleculer";
+import type { Context, Service, ServiceSchema } from "moleculer";
 import { config } from "../lib/config";
 import { CountsCache, STAMP, ViewerFlags, invalidate } from "../lib/counts-cache";
 import { type FactsParams, factsParamsSchema, flagsParamsSchema } from "../lib/facts";
@@ -13,7 +13,6 @@ import type { AppMeta } from "../lib/meta";
 import { METRIC } from "../lib/metrics";
 import { actionType, wireId } from "../lib/params";
 import { READ, idempotentRead } from "../lib/resilience";
-import { defineService } from "../lib/service";
 import { type Collection, DuplicateKeyError } from "../lib/store";
 import type { User, Video } from "../lib/wire";
 import { StoreMixin, type StoreVars } from "../mixins/store.mixin";
@@ -58,7 +57,7 @@ export interface ListParams {
 
 const LIKE = 1;
 
-const FavoritesService = defineService<FavoritesSettings, object, FavoritesThis>({
+const FavoritesService: ServiceSchema<FavoritesSettings, object, FavoritesThis> = {
 	name: "favorites",
 	mixins: [
 		StoreMixin<Collections>({
@@ -192,6 +191,6 @@ const FavoritesService = defineService<FavoritesSettings, object, FavoritesThis>
 			ttl
 		);
 	}
-});
+};
 
 export default FavoritesService;

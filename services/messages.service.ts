@@ -6,18 +6,17 @@
  * so messages become visible in create_time order: a client polling with the newest
  * create_time it has seen (pre_msg_time) gets every message exactly once.
  */
-import type { Context, Service } from "moleculer";
+import type { Context, Service, ServiceSchema } from "moleculer";
 import { Errors } from "moleculer";
 import { config } from "../lib/config";
 import { invalidParam } from "../lib/errors";
-import { distinctIds } from "../lib/facts";
+import { distinctIds, idsSchema } from "../lib/facts";
 import { type Known, knownUsers } from "../lib/known";
 import type { AppMeta } from "../lib/meta";
 import { METRIC } from "../lib/metrics";
 import { SensitiveWordFilter } from "../lib/sensitive-words";
 import { actionType, optionalWireTime, textParam, wireId } from "../lib/params";
 import { idempotentRead } from "../lib/resilience";
-import { defineService } from "../lib/service";
 import type { Collection } from "../lib/store";
 import type { Message } from "../lib/wire";
 import { StoreMixin, type StoreVars } from "../mixins/store.mixin";
@@ -83,7 +82,7 @@ export function conversationKey(a: number, b: number): string {
 
 const cfg = config();
 
-const MessagesService = defineService<MessagesSettings, MessagesMethods, MessagesThis>({
+const MessagesService: ServiceSchema<MessagesSettings, MessagesMethods, MessagesThis> = {
 	name: "messages",
 	mixins: [
 		StoreMixin<Collections>({
@@ -189,7 +188,7 @@ const MessagesService = defineService<MessagesSettings, MessagesMethods, Message
 			visibility: "public",
 			params: {
 				userId: { type: "number", integer: true, positive: true },
-				peerIds: { type: "array", items: { type: "number", integer: true, positive: true }, max: 1000 }
+				peerIds: idsSchema
 			},
 			async handler(this: MessagesThis, ctx: Context<LastWithParams>) {
 				const { userId } = ctx.params;
@@ -274,6 +273,6 @@ const MessagesService = defineService<MessagesSettings, MessagesMethods, Message
 		this.sendQueues = new Map();
 		this.users = knownUsers();
 	}
-});
+};
 
 export default MessagesService;

@@ -4,7 +4,7 @@
  * follower counts and the is_follow flag of every User (facts provider of users.getMany),
  * and the follow, follower and friend (mutual follow) lists.
  */
-import type { Context, Service } from "moleculer";
+import type { Context, Service, ServiceSchema } from "moleculer";
 import { config } from "../lib/config";
 import { CountsCache, STAMP, ViewerFlags, invalidate } from "../lib/counts-cache";
 import { invalidParam } from "../lib/errors";
@@ -13,7 +13,6 @@ import { type Known, knownUsers } from "../lib/known";
 import type { AppMeta } from "../lib/meta";
 import { actionType, wireId } from "../lib/params";
 import { READ, idempotentRead } from "../lib/resilience";
-import { defineService } from "../lib/service";
 import { type Collection, DuplicateKeyError } from "../lib/store";
 import type { FriendUser, User } from "../lib/wire";
 import { StoreMixin, type StoreVars } from "../mixins/store.mixin";
@@ -68,7 +67,7 @@ export interface FriendListParams {
 const FOLLOW = 1;
 
 
-const RelationsService = defineService<RelationsSettings, RelationsMethods, RelationsThis>({
+const RelationsService: ServiceSchema<RelationsSettings, RelationsMethods, RelationsThis> = {
 	name: "relations",
 	mixins: [
 		StoreMixin<Collections>({
@@ -252,6 +251,6 @@ const RelationsService = defineService<RelationsSettings, RelationsMethods, Rela
 			ttl
 		);
 	}
-});
+};
 
 export default RelationsService;

@@ -19,7 +19,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
-import type { Context, Service } from "moleculer";
+import type { Context, Service, ServiceSchema } from "moleculer";
 import { config } from "../lib/config";
 import { Ffmpeg, NotAVideoError, childrenDieWithParent, killRunning, planFor, resolveBinaries } from "../lib/ffmpeg";
 import { notFound } from "../lib/errors";
@@ -27,7 +27,6 @@ import { healthOf } from "../lib/health";
 import { METRIC } from "../lib/metrics";
 import { wireId } from "../lib/params";
 import { removeScratch, scratchDir, sweepScratch } from "../lib/scratch";
-import { defineService } from "../lib/service";
 import { newKey } from "../lib/storage";
 import { type Collection, DuplicateKeyError } from "../lib/store";
 import { StorageMixin, type StorageVars } from "../mixins/storage.mixin";
@@ -129,7 +128,7 @@ function refusal(err: unknown): err is NotAVideoError {
 	return err instanceof NotAVideoError;
 }
 
-const TranscoderService = defineService<object, TranscoderMethods, TranscoderThis>({
+const TranscoderService: ServiceSchema<object, TranscoderMethods, TranscoderThis> = {
 	name: "transcoder",
 	mixins: [StoreMixin<{ jobs: Collection<JobDoc> }>({ jobs: [{ fields: ["status"] }, { fields: ["runAt"] }, { fields: ["createdAt"] }] }), StorageMixin],
 
@@ -511,6 +510,6 @@ const TranscoderService = defineService<object, TranscoderMethods, TranscoderThi
 				{ $set: { status: "queued", owner: null, runAt: Date.now(), updatedAt: Date.now() }, $inc: { attempts: -1 } }
 			);
 	}
-});
+};
 
 export default TranscoderService;

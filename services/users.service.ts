@@ -12,7 +12,7 @@
  * Usernames are unique by their key (lib/usernames.ts): "Alice", "alice" and "Ａｌｉｃｅ" are one.
  */
 import { LRUCache } from "lru-cache";
-import { type Context, Errors, type Logger, type Service } from "moleculer";
+import { type Context, Errors, type Logger, type Service, type ServiceSchema } from "moleculer";
 import { tokenSigner } from "../lib/auth";
 import { config } from "../lib/config";
 import { conflict, notFound, unauthorized } from "../lib/errors";
@@ -25,7 +25,6 @@ import { type Collection, type DocumentStore, DuplicateKeyError } from "../lib/s
 import { optionalWireId } from "../lib/params";
 import { FlagsCopy, StampedCopies, readStamps } from "../lib/read-model";
 import { idempotentRead, retriedRead } from "../lib/resilience";
-import { defineService } from "../lib/service";
 import { LEGACY_KEY_PREFIX, USERNAME_MAX_CHARS, USERNAME_PATTERN, usernameKey } from "../lib/usernames";
 import type { User } from "../lib/wire";
 import { StoreMixin, type StoreVars } from "../mixins/store.mixin";
@@ -184,7 +183,7 @@ const hashingBulkhead = { enabled: true, concurrency: 2 * cfg.passwordHashThread
  */
 const noBreaker = { enabled: false };
 
-const UsersService = defineService<UsersSettings, UsersMethods, UsersThis>({
+const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersThis> = {
 	name: "users",
 	mixins: [
 		StoreMixin<{ users: Collection<UserDoc> }>(
@@ -315,7 +314,7 @@ const UsersService = defineService<UsersSettings, UsersMethods, UsersThis>({
 		/** Fails with NOT_FOUND ("user N does not exist") unless every user exists. Params: ids. Returns {}. */
 		assertExist: {
 			visibility: "public",
-			params: { ids: { type: "array", items: { type: "number", integer: true, positive: true }, min: 1, max: 1000 } },
+			params: { ids: { ...idsSchema, min: 1 } },
 			async handler(this: UsersThis, ctx: Context<{ ids: number[] }>) {
 				const ids = distinctIds(ctx.params.ids);
 				const found = new Set((await this.loadUsers(ids)).map(doc => doc._id));
@@ -401,6 +400,6 @@ const UsersService = defineService<UsersSettings, UsersMethods, UsersThis>({
 	async stopped(this: UsersThis) {
 		await this.passwords?.close();
 	}
-});
+};
 
 export default UsersService;

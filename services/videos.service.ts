@@ -7,7 +7,7 @@
  * lookup and no call.
  */
 import type { Readable } from "node:stream";
-import type { Context, Service } from "moleculer";
+import type { Context, Service, ServiceSchema } from "moleculer";
 import { config } from "../lib/config";
 import { CountsCache, STAMP, invalidate } from "../lib/counts-cache";
 import { forbidden, invalidParam, notFound, tooLarge, unavailable } from "../lib/errors";
@@ -16,7 +16,6 @@ import type { AppMeta } from "../lib/meta";
 import { METRIC, countOutcomes } from "../lib/metrics";
 import { optionalWireTime, textParam, wireId } from "../lib/params";
 import { READ, idempotentRead, retriedRead } from "../lib/resilience";
-import { defineService } from "../lib/service";
 import { VideosReadModel } from "../lib/read-model";
 import { newKey } from "../lib/storage";
 import type { Collection } from "../lib/store";
@@ -114,7 +113,7 @@ const MAX_LIST_SIZE = 1000;
 
 const cfg = config();
 
-const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
+const VideosService: ServiceSchema<VideosSettings, VideosMethods, VideosThis> = {
 	name: "videos",
 	mixins: [
 		StoreMixin<Collections>({
@@ -464,6 +463,6 @@ const VideosService = defineService<VideosSettings, VideosMethods, VideosThis>({
 	stopped(this: VideosThis) {
 		clearInterval(this.orphanTimer);
 	}
-});
+};
 
 export default VideosService;
