@@ -123,6 +123,25 @@ const commands: ReplCommand[] = [
 		}
 	},
 	{
+		command: "upload <videoId>",
+		description: "Tells where an upload stands: the video's state and its transcode job",
+		async action(broker, args) {
+			const videoId = positiveInt("videoId", args.videoId);
+			const video = await broker.call<{ authorId: number; title: string; status: string; normalising: boolean; failReason: string | null }, object>(
+				"videos.status",
+				{ id: videoId }
+			);
+			const job = await broker.call<JobDoc, object>("transcoder.job", { videoId }).catch(() => null);
+			const rows = [
+				["video", `${videoId} "${video.title}" by user ${video.authorId}`],
+				["state", `${video.status}${video.normalising ? " (plays its original file until the normalised one replaces it)" : ""}`],
+				...(video.failReason ? [["reason", video.failReason]] : []),
+				["job", job ? `${job.status}, ${job.attempts} attempt(s), updated ${time(job.updatedAt)}${job.lastError ? `, last error: ${job.lastError}` : ""}` : "none"]
+			];
+			console.log(table(rows));
+		}
+	},
+	{
 		command: "counts <userId>",
 		description: "Shows a user's counts: follows, followers, videos, likes given and received",
 		async action(broker, args) {

@@ -1,6 +1,8 @@
 /** The developer commands of the REPL, run against a real system. */
 import { replCommands } from "../../lib/repl";
+import { Client } from "../helpers/client";
 import { startSystem, type System } from "../helpers/system";
+import { publishVideo } from "../helpers/videos";
 
 let system: System;
 beforeAll(async () => {
@@ -66,4 +68,16 @@ test("Moleculer's `cache keys` lists what the one cacher holds: counts, viewer f
 		`videos.userFacts:${author.user_id}`
 	])
 		expect(keys).toContain(key);
+});
+
+test("upload tells where an upload stands: the video's state and its transcode job", async () => {
+	const client = new Client(system.url);
+	const author = await client.register("uploader");
+	const videoId = await publishVideo(client, system.broker, author.token, "Bear");
+	const printed = await output(() => command("upload").action(system.broker, { options: {}, videoId: String(videoId) }));
+	const lines = printed.split("\n");
+	expect(lines[0]).toMatch(new RegExp(`^video\\s+${videoId} "Bear" by user ${author.id}$`));
+	expect(lines[1]).toMatch(/^state\s+ready$/);
+	expect(lines[2]).toMatch(/^job\s+done, 1 attempt\(s\), updated \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/);
+	expect(lines).toHaveLength(3);
 });
