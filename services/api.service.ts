@@ -7,7 +7,6 @@
  */
 import http, { type ServerResponse } from "node:http";
 import type { Redis } from "ioredis";
-import { LRUCache } from "lru-cache";
 import type { Context, ServiceSchema } from "moleculer";
 import ApiGateway, { type IncomingRequest } from "moleculer-web";
 import { tokenSigner } from "../lib/auth";
@@ -32,6 +31,7 @@ import type { AppMeta } from "../lib/meta";
 import type { ActionSchema } from "../lib/middlewares";
 import { type Gateway, handleUpload, serveMedia } from "../lib/media-http";
 import { firstValues } from "../lib/params";
+import { type Known, knownUsers } from "../lib/known";
 import { RateLimits } from "../lib/rate-limits";
 import { webRoute } from "../lib/web-static";
 import { StorageMixin, type StorageVars } from "../mixins/storage.mixin";
@@ -61,7 +61,7 @@ type ApiThis = Gateway &
 		limits: RateLimits;
 		trust: (address: string, hop: number) => boolean;
 		/** Users known to exist: the API never deletes one, so a yes is kept. */
-		knownUsers: LRUCache<number, true>;
+		knownUsers: Known<object>;
 	};
 
 const cfg = config();
@@ -269,14 +269,12 @@ const ApiService: ServiceSchema<Record<string, unknown>, ApiMethods, ApiThis> = 
 
 		/** A validly signed token of a user who does not exist (any more) may not write. */
 		async assertUserExists(this: ApiThis, ctx: Context<unknown, AppMeta>, userId: number) {
-			if (this.knownUsers.has(userId)) return;
 			try {
-				await ctx.call("users.assertExist", { ids: [userId] });
+				await this.knownUsers.get(ctx, userId);
 			} catch (err) {
 				if ((err as { type?: string }).type === "NOT_FOUND") throw unauthorized("the token's user does not exist: log in again");
 				throw err;
 			}
-			this.knownUsers.set(userId, true);
 		}
 	},
 
@@ -285,7 +283,7 @@ const ApiService: ServiceSchema<Record<string, unknown>, ApiMethods, ApiThis> = 
 		// One cache stack: the broker cacher's Redis connection when there is one (cluster).
 		this.limits = new RateLimits(cfg, cacher?.client && typeof cacher.client.defineCommand === "function" ? cacher.client : null);
 		this.trust = proxyTrust(cfg.trustedProxies);
-		this.knownUsers = new LRUCache({ max: 100_000 });
+		this.knownUsers = knownUsers();
 	}
 };
 
