@@ -12,6 +12,8 @@
  * - `Snapshot`: one value (the feed head) kept while its stamps hold; one build shared by
  *   every request that needs it meanwhile.
  * - `StampedCopies`: values by id (Users with their counts) kept while one stamp holds.
+ * - `UsersCopy`: Users with their counts, as another service shows them (a comment's
+ *   author), kept while `stamp:users` holds.
  * - `FlagsCopy`: each viewer's flags by id (is_favorite, is_follow), kept while the
  *   viewer's stamp holds; equal flag sets are shared and numbered.
  * - `VideosReadModel`: the feed. Its head is the newest pages of videos assembled for no
@@ -29,6 +31,7 @@ import type { Context } from "moleculer";
 import { type Cacher, STAMP, readStamps } from "./counts-cache";
 import { distinctIds, gatherFacts } from "./facts";
 import { JSON_TEXT_HEADER, type JsonText, jsonArray, jsonBytes } from "./json-text";
+import { READ } from "./resilience";
 import type { User, Video } from "./wire";
 
 export { readStamps };
@@ -124,6 +127,34 @@ export class StampedCopies<T> {
 			if (!stale && this.stamp === stamp) this.values.set(id, value as T & object);
 		}
 		return found;
+	}
+}
+
+/**
+ * Users as another service shows them (their counts; no viewer's flags), kept while
+ * `stamp:users` holds: users.getMany is asked only for ids not seen since it last changed.
+ */
+export class UsersCopy {
+	private readonly copies: StampedCopies<User>;
+
+	constructor(
+		private readonly cacher: Cacher,
+		max = 10_000
+	) {
+		this.copies = new StampedCopies(max);
+	}
+
+	/** The Users of these ids, by id (an unknown id is absent). */
+	async get(ctx: Context, ids: readonly number[]): Promise<Map<number, User>> {
+		const [stamp] = await readStamps(this.cacher, [STAMP.users]);
+		return this.copies.get(stamp, ids, async missing => {
+			const { users, stale } = await ctx.call<{ users: Record<number, User>; stale?: boolean }, { ids: number[] }>(
+				"users.getMany",
+				{ ids: missing },
+				{ timeout: READ.inner() }
+			);
+			return { values: new Map(missing.flatMap(id => (users[id] ? [[id, users[id]] as const] : []))), stale: stale === true };
+		});
 	}
 }
 

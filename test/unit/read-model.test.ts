@@ -7,7 +7,7 @@ import { type Context, ServiceBroker } from "moleculer";
 import { STAMP, invalidate, readStamps } from "../../lib/counts-cache";
 import { type FactsParams, gatherFacts } from "../../lib/facts";
 import { JSON_TEXT_HEADER, type JsonText } from "../../lib/json-text";
-import { FeedAnswers, FlagsCopy, Snapshot, StampedCopies, type VideoRecord, VideosReadModel, feedBefore } from "../../lib/read-model";
+import { FeedAnswers, FlagsCopy, Snapshot, StampedCopies, UsersCopy, type VideoRecord, VideosReadModel, feedBefore } from "../../lib/read-model";
 import type { User, Video } from "../../lib/wire";
 
 const broker = new ServiceBroker({ logger: false, metrics: false, cacher: { type: "MemoryLRU", options: { max: 10_000, clone: false } } });
@@ -39,6 +39,19 @@ broker.createService({
 		}
 	}
 });
+/** users.getMany as the users service answers it: counts per user, `stale` when a provider did not answer. */
+const followers = new Map<number, number>([[100, 3]]);
+let usersStale = false;
+broker.createService({
+	name: "users",
+	actions: {
+		getMany(ctx: Context<{ ids: number[] }>) {
+			count("users.getMany");
+			const users = Object.fromEntries(ctx.params.ids.filter(id => id < 1000).map(id => [id, { id, name: `user ${id}`, follower_count: followers.get(id) ?? 0 }]));
+			return usersStale ? { users, stale: true } : { users };
+		}
+	}
+});
 /** A caller with a context of its own, as a service's action is. */
 broker.createService({
 	name: "probe",
@@ -63,6 +76,7 @@ beforeEach(() => {
 	for (const key of Object.keys(calls)) delete calls[key];
 	favoritesDown = false;
 	flagsDown = false;
+	usersStale = false;
 });
 
 describe("Snapshot", () => {
@@ -106,6 +120,26 @@ test("StampedCopies keep values per id while the stamp holds, and only complete 
 	await copies.get("s2", [1], build(true));
 	await copies.get("s2", [1], build(false));
 	expect(built).toEqual([[1, 2], [3], [1], [1]]);
+});
+
+test("UsersCopy asks users.getMany only for users not seen since stamp:users changed, keeps no stale answer, leaves unknown ids out", async () => {
+	const copy = new UsersCopy(broker.cacher!);
+	await invalidate(broker, [], [STAMP.users]);
+	const first = await within(ctx => copy.get(ctx, [100, 101, 5000]));
+	expect([...first.keys()]).toEqual([100, 101]);
+	expect(first.get(100)).toMatchObject({ id: 100, follower_count: 3 });
+	await within(ctx => copy.get(ctx, [100, 101]));
+	expect(calls["users.getMany"]).toBe(1);
+	followers.set(100, 4);
+	await invalidate(broker, [], [STAMP.users]);
+	expect((await within(ctx => copy.get(ctx, [100]))).get(100)).toMatchObject({ follower_count: 4 });
+	expect(calls["users.getMany"]).toBe(2);
+	usersStale = true;
+	await invalidate(broker, [], [STAMP.users]);
+	await within(ctx => copy.get(ctx, [100]));
+	usersStale = false;
+	await within(ctx => copy.get(ctx, [100]));
+	expect(calls["users.getMany"]).toBe(4);
 });
 
 test("FlagsCopy asks the providers only for ids it has not seen under the viewer's stamp, and numbers equal flag sets alike", async () => {
