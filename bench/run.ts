@@ -424,6 +424,7 @@ async function main(): Promise<void> {
 			"comment: connection c posts a comment on a video and deletes it (the id from the answer), alternately.",
 			"message: connection c sends messages in a conversation of its own.",
 			"cluster: NATS, Redis and FerretDB of the run's own (unless BENCH_SHARED_SERVERS=1), so their CPU is the benchmark's alone; postgres = the backends of that FerretDB.",
+			"feed: one viewer and no write during the window, so after the first request each api replica answers from its copy (lib/read-model.ts FeedAnswers: one stamp read, no call to videos); any write renews a stamp and the next feed request asks videos.feed again.",
 			"user: each connection cycles through the 30 authors' profiles as the viewer.",
 			"cluster: connections are spread over the api replicas, as a Kubernetes Service would."
 		],

@@ -37,8 +37,9 @@ export function jsonArray(items: Buffer[]): JsonText {
 	return { $jsonText: Buffer.concat(parts) };
 }
 
-/** The JSON of an answer whose top-level values may be JsonText (written as they are). */
+/** The JSON of an answer that may be JsonText, or hold JsonText as top-level values (written as they are). */
 export function encodeAnswer(data: unknown): string | Buffer {
+	if (isJsonText(data)) return data.$jsonText;
 	if (typeof data !== "object" || data === null || Array.isArray(data)) return JSON.stringify(data);
 	const record = data as Record<string, unknown>;
 	let raw = false;

@@ -12,13 +12,18 @@
  * - `Snapshot`: one value (the feed head) kept while its stamps hold; one build shared by
  *   every request that needs it meanwhile.
  * - `StampedCopies`: values by id (Users with their counts) kept while one stamp holds.
+ * - `UsersCopy`: Users with their counts, as another service shows them (a comment's
+ *   author), kept while `stamp:users` holds.
  * - `FlagsCopy`: each viewer's flags by id (is_favorite, is_follow), kept while the
  *   viewer's stamp holds; equal flag sets are shared and numbered.
  * - `VideosReadModel`: the feed. Its head is the newest pages of videos assembled for no
  *   viewer in particular; a page is a slice of it plus the viewer's flags. For a caller that
  *   only writes the answer out (the gateway, by the JSON_TEXT_HEADER of its call), the page
  *   comes as ready JSON bytes: the JSON of each video as a viewer with given flags sees
- *   it, made once per head and flag set, joined per request (lib/json-text.ts).
+ *   it, made once per head and flag set, joined per request (lib/json-text.ts), with the
+ *   span of latest_time values it answers when it may be kept.
+ * - `FeedAnswers`: the gateway's copy of whole feed answers, kept under the stamps read
+ *   before asking for them, so that a feed request usually costs one stamp read and no call.
  */
 import { LRUCache } from "lru-cache";
 import type { Context } from "moleculer";
@@ -26,6 +31,7 @@ import type { Context } from "moleculer";
 import { type Cacher, STAMP, readStamps } from "./counts-cache";
 import { distinctIds, gatherFacts } from "./facts";
 import { JSON_TEXT_HEADER, type JsonText, jsonArray, jsonBytes } from "./json-text";
+import { READ } from "./resilience";
 import type { User, Video } from "./wire";
 
 export { readStamps };
@@ -38,10 +44,16 @@ function stampKey(stamps: readonly (string | null)[]): string | null {
 	return stamps.includes(null) ? null : stamps.join("|");
 }
 
+/** A value as the read model gives it: `fresh` when built under exactly the stamps asked for, every provider answering. */
+export interface Kept<T> {
+	value: T;
+	fresh: boolean;
+}
+
 /** One value kept while the stamps it was built under hold, and for `ttlMs` at most. */
 export class Snapshot<T> {
-	private kept: { key: string; value: T; expires: number } | null = null;
-	private building: { key: string; promise: Promise<T> } | null = null;
+	private kept: { key: string; value: T; stale: boolean; expires: number } | null = null;
+	private building: { key: string; promise: Promise<Kept<T>> } | null = null;
 
 	/** @param ttlMs bounds how long a lost stamp renewal (the cache down) could go unseen */
 	constructor(private readonly ttlMs: number) {}
@@ -49,22 +61,22 @@ export class Snapshot<T> {
 	/**
 	 * The value for these stamps: the one kept, or one built now, once for every request
 	 * waiting on it. A build that fails (an owner it needs is down) leaves the requests with
-	 * the last value kept, when there is one: older, never an error.
+	 * the last value kept, when there is one: older, never an error, and not fresh.
 	 */
-	get(stamps: readonly (string | null)[], build: () => Promise<{ value: T; stale: boolean }>): Promise<T> {
+	get(stamps: readonly (string | null)[], build: () => Promise<{ value: T; stale: boolean }>): Promise<Kept<T>> {
 		const key = stampKey(stamps);
 		const kept = this.kept;
-		const orLastKept = (err: unknown) => {
-			if (kept) return kept.value;
+		const orLastKept = (err: unknown): Kept<T> => {
+			if (kept) return { value: kept.value, fresh: false };
 			throw err;
 		};
-		if (key === null) return build().then(({ value }) => value, orLastKept);
-		if (kept && kept.key === key && kept.expires > Date.now()) return Promise.resolve(kept.value);
+		if (key === null) return build().then(({ value }) => ({ value, fresh: false }), orLastKept);
+		if (kept && kept.key === key && kept.expires > Date.now()) return Promise.resolve({ value: kept.value, fresh: !kept.stale });
 		if (this.building?.key === key) return this.building.promise;
 		const promise = build().then(({ value, stale }) => {
 			// Kept only if no build for newer stamps started meanwhile.
-			if (this.building?.promise === promise) this.kept = { key, value, expires: Date.now() + (stale ? STALE_KEEP_MS : this.ttlMs) };
-			return value;
+			if (this.building?.promise === promise) this.kept = { key, value, stale, expires: Date.now() + (stale ? STALE_KEEP_MS : this.ttlMs) };
+			return { value, fresh: !stale };
 		}, orLastKept);
 		this.building = { key, promise };
 		const done = () => {
@@ -118,6 +130,34 @@ export class StampedCopies<T> {
 	}
 }
 
+/**
+ * Users as another service shows them (their counts; no viewer's flags), kept while
+ * `stamp:users` holds: users.getMany is asked only for ids not seen since it last changed.
+ */
+export class UsersCopy {
+	private readonly copies: StampedCopies<User>;
+
+	constructor(
+		private readonly cacher: Cacher,
+		max = 10_000
+	) {
+		this.copies = new StampedCopies(max);
+	}
+
+	/** The Users of these ids, by id (an unknown id is absent). */
+	async get(ctx: Context, ids: readonly number[]): Promise<Map<number, User>> {
+		const [stamp] = await readStamps(this.cacher, [STAMP.users]);
+		return this.copies.get(stamp, ids, async missing => {
+			const { users, stale } = await ctx.call<{ users: Record<number, User>; stale?: boolean }, { ids: number[] }>(
+				"users.getMany",
+				{ ids: missing },
+				{ timeout: READ.inner() }
+			);
+			return { values: new Map(missing.flatMap(id => (users[id] ? [[id, users[id]] as const] : []))), stale: stale === true };
+		});
+	}
+}
+
 /** One viewer's flags about one entity, shared by every equal set; `code` numbers the distinct sets. */
 export interface FlagSet<F> {
 	values: Partial<F>;
@@ -145,20 +185,20 @@ export class FlagsCopy<F> {
 		return copy.flags;
 	}
 
-	/** The flags of each id for the viewer, by id. */
-	async get(ctx: Context, viewerId: number, stamp: string | null, ids: readonly number[]): Promise<Map<number, FlagSet<F>>> {
+	/** The flags of each id for the viewer, by id; `stale` when some came from the cache because a provider did not answer. */
+	async get(ctx: Context, viewerId: number, stamp: string | null, ids: readonly number[]): Promise<{ flags: Map<number, FlagSet<F>>; stale: boolean }> {
 		const known = this.known(viewerId, stamp, ids);
-		if (known) return known;
+		if (known) return { flags: known, stale: false };
 		let copy = stamp === null ? undefined : this.viewers.get(viewerId);
 		if (stamp !== null && (!copy || copy.stamp !== stamp)) this.viewers.set(viewerId, (copy = { stamp, flags: new Map() }));
 		const have = copy?.flags ?? new Map<number, FlagSet<F>>();
 		const missing = distinctIds(ids.filter(id => !have.has(id)));
-		if (missing.length === 0) return have;
+		if (missing.length === 0) return { flags: have, stale: false };
 		const { facts, stale } = await gatherFacts<F>(ctx, this.providers, { ids: missing, viewerId });
 		// Flags read from the cache while a provider is down are used, not kept.
 		const into = stale ? new Map(have) : have;
 		for (const id of missing) into.set(id, this.intern(facts[id] ?? {}));
-		return into;
+		return { flags: into, stale };
 	}
 
 	private intern(values: Partial<F>): FlagSet<F> {
@@ -231,9 +271,33 @@ function present(videos: (Video | undefined)[]): Video[] {
 	return videos.filter((video): video is Video => video !== undefined);
 }
 
+/** Above this, a feed's latest_time is in milliseconds; below, in seconds (API.md, ambiguities). */
+const MS_THRESHOLD = 1e12;
+
+/** The feed's bound in ms from its latest_time (ms or s; absent or 0: now): its videos were published before it. */
+export function feedBefore(latestTime: number | undefined): number {
+	const latest = latestTime || Date.now();
+	return latest > MS_THRESHOLD ? latest : latest * 1000;
+}
+
+/**
+ * The feed bounds (`before`, ms) for which one page is the answer while the stamps it was
+ * made under hold: after < before ≤ upTo (upTo null: no upper bound, the newest page). A
+ * video published in between would renew `stamp:videos`.
+ */
+export interface FeedSpan {
+	after: number;
+	upTo: number | null;
+}
+
 export interface FeedPage {
 	video_list: Video[] | JsonText;
 	next_time: number;
+	/**
+	 * For a caller that asked for ready JSON (JSON_TEXT_HEADER), when this very answer may be
+	 * kept (a page of the head, every provider answering): the bounds it answers (`FeedAnswers`).
+	 */
+	span?: FeedSpan;
 }
 
 export interface VideosReadModelOptions {
@@ -266,12 +330,13 @@ export class VideosReadModel<D extends VideoRecord> {
 
 	/**
 	 * A feed page: the ready videos published before `before` (ms), newest first, as the
-	 * viewer sees them; ready JSON bytes when the caller asked for them (JSON_TEXT_HEADER).
+	 * viewer sees them; ready JSON bytes, with the span a caller may keep it for, when the
+	 * caller asked for them (JSON_TEXT_HEADER).
 	 */
 	async feed(ctx: Context, before: number, viewerId: number | undefined): Promise<FeedPage> {
 		// Every change of what a Video shows, its author's counts included, renews STAMP.videos.
 		const [videosStamp, viewerStamp = null] = await readStamps(this.cacher, viewerId ? [STAMP.videos, STAMP.viewer(viewerId)] : [STAMP.videos]);
-		const head = await this.head.get([videosStamp], () => this.buildHead(ctx));
+		const { value: head, fresh } = await this.head.get([videosStamp], () => this.buildHead(ctx));
 		const size = this.options.pageSize;
 		const start = head.docs.findIndex(doc => doc.publishedAt! < before);
 		if (start < 0 && head.complete) return { video_list: [], next_time: Date.now() };
@@ -279,19 +344,19 @@ export class VideosReadModel<D extends VideoRecord> {
 			// Older than the head: a query, assembled for this request only.
 			const docs = await this.source.before(before, size);
 			const { videos } = await this.source.assemble(ctx, docs);
-			return { video_list: await this.withFlags(ctx, videos, viewerId, viewerStamp), next_time: docs.at(-1)?.publishedAt ?? Date.now() };
+			return { video_list: (await this.withFlags(ctx, videos, viewerId, viewerStamp)).videos, next_time: docs.at(-1)?.publishedAt ?? Date.now() };
 		}
 		const end = Math.min(start + size, head.docs.length);
 		const next_time = head.docs[end - 1].publishedAt!;
 		const videos = head.videos.slice(start, end);
-		const flags = await this.flagsOf(ctx, present(videos), viewerId, viewerStamp);
-		if (ctx.headers?.[JSON_TEXT_HEADER]) {
-			// The caller only writes the list out: the head's texts, joined.
-			const parts: Buffer[] = [];
-			for (let i = start; i < end; i++) if (head.videos[i]) parts.push(headText(head, i, flags));
-			return { video_list: jsonArray(parts), next_time };
-		}
-		return { video_list: present(videos).map(video => flagged(video, flags)), next_time };
+		const { flags, stale } = await this.flagsOf(ctx, present(videos), viewerId, viewerStamp);
+		if (!ctx.headers?.[JSON_TEXT_HEADER]) return { video_list: present(videos).map(video => flagged(video, flags)), next_time };
+		// The caller only writes the list out: the head's texts, joined.
+		const parts: Buffer[] = [];
+		for (let i = start; i < end; i++) if (head.videos[i]) parts.push(headText(head, i, flags));
+		const page: FeedPage = { video_list: jsonArray(parts), next_time };
+		if (fresh && !stale) page.span = { after: head.docs[start].publishedAt!, upTo: start > 0 ? head.docs[start - 1].publishedAt! : null };
+		return page;
 	}
 
 	/** The docs as Videos as the viewer sees them (authors gone: left out). */
@@ -300,7 +365,7 @@ export class VideosReadModel<D extends VideoRecord> {
 			viewerId ? readStamps(this.cacher, [STAMP.viewer(viewerId)]) : Promise.resolve([]),
 			this.source.assemble(ctx, docs)
 		]);
-		return this.withFlags(ctx, videos, viewerId, viewerStamp);
+		return (await this.withFlags(ctx, videos, viewerId, viewerStamp)).videos;
 	}
 
 	private async buildHead(ctx: Context): Promise<{ value: FeedHead<D>; stale: boolean }> {
@@ -310,24 +375,91 @@ export class VideosReadModel<D extends VideoRecord> {
 		return { value: { docs, videos, complete: docs.length < limit, texts: new Map() }, stale };
 	}
 
-	private async withFlags(ctx: Context, videos: (Video | undefined)[], viewerId: number | undefined, viewerStamp: string | null): Promise<Video[]> {
+	private async withFlags(ctx: Context, videos: (Video | undefined)[], viewerId: number | undefined, viewerStamp: string | null): Promise<{ videos: Video[] }> {
 		const shown = present(videos);
-		const flags = await this.flagsOf(ctx, shown, viewerId, viewerStamp);
-		return flags ? shown.map(video => flagged(video, flags)) : shown;
+		const { flags } = await this.flagsOf(ctx, shown, viewerId, viewerStamp);
+		return { videos: flags ? shown.map(video => flagged(video, flags)) : shown };
 	}
 
-	/** The viewer's flags about these videos and their authors (null when anonymous), from this replica's copy. */
-	private async flagsOf(ctx: Context, videos: Video[], viewerId: number | undefined, stamp: string | null): Promise<PageFlags | null> {
-		if (!viewerId || videos.length === 0) return null;
+	/** The viewer's flags about these videos and their authors (null when anonymous), from this replica's copy; `stale` as in FlagsCopy. */
+	private async flagsOf(
+		ctx: Context,
+		videos: Video[],
+		viewerId: number | undefined,
+		stamp: string | null
+	): Promise<{ flags: PageFlags | null; stale: boolean }> {
+		if (!viewerId || videos.length === 0) return { flags: null, stale: false };
 		const videoIds = videos.map(video => video.id);
 		const authorIds = videos.map(video => video.author.id);
 		const known = this.videoFlags.known(viewerId, stamp, videoIds);
 		const knownAuthors = known && this.authorFlags.known(viewerId, stamp, authorIds);
-		if (known && knownAuthors) return { videos: known, authors: knownAuthors };
+		if (known && knownAuthors) return { flags: { videos: known, authors: knownAuthors }, stale: false };
 		const [videoFlags, authorFlags] = await Promise.all([
 			this.videoFlags.get(ctx, viewerId, stamp, videoIds),
 			this.authorFlags.get(ctx, viewerId, stamp, authorIds)
 		]);
-		return { videos: videoFlags, authors: authorFlags };
+		return { flags: { videos: videoFlags.flags, authors: authorFlags.flags }, stale: videoFlags.stale || authorFlags.stale };
+	}
+}
+
+// --- the gateway's copy of feed answers --------------------------------------------------
+
+/** One feed answer kept by the gateway: the bytes it writes, the bounds it answers, until when. */
+interface KeptAnswer {
+	bytes: Buffer;
+	span: FeedSpan;
+	expires: number;
+}
+
+export interface FeedAnswersOptions {
+	/** The most bytes of answers kept (the least recently used go first). */
+	maxBytes: number;
+	/** How long an answer lives at most (bounds how long a lost stamp renewal could go unseen, like the feed head's). */
+	ttlMs: number;
+}
+
+/** A gateway keeps up to 32 MiB of feed answers (some two thousand pages of 30 videos), each for 30 s at most. */
+const FEED_ANSWERS: FeedAnswersOptions = { maxBytes: 32 * 1024 * 1024, ttlMs: 30_000 };
+
+/**
+ * The gateway's copy of whole feed answers, as the bytes it writes, so that a feed request
+ * usually costs one stamp lookup (one Redis round trip in a cluster) and no call at all.
+ * An answer is kept under the stamps its page depends on (`stamp:videos` and, for a logged-in
+ * viewer, the viewer's own: see `keyOf`), read BEFORE videos.feed was asked; whatever the
+ * page then shows was read after them, so while they hold it is the current answer, for
+ * every `before` in its span. A write anywhere renews a stamp: the next request misses
+ * and asks videos.feed again. Only answers videos.feed gives a span (pages of its head,
+ * every provider answering) are kept.
+ */
+export class FeedAnswers {
+	private readonly answers: LRUCache<string, KeptAnswer[]>;
+
+	constructor(
+		private readonly cacher: Cacher,
+		private readonly options: FeedAnswersOptions = FEED_ANSWERS
+	) {
+		this.answers = new LRUCache({ maxSize: options.maxBytes, sizeCalculation: kept => kept.reduce((sum, answer) => sum + answer.bytes.length, 0) || 1 });
+	}
+
+	/** What the viewer's (or an anonymous) feed depends on now, as one key; null when a stamp is unknown (nothing is kept then). */
+	async keyOf(viewerId: number | undefined): Promise<string | null> {
+		const stamps = await readStamps(this.cacher, viewerId ? [STAMP.videos, STAMP.viewer(viewerId)] : [STAMP.videos]);
+		const key = stampKey(stamps);
+		return key === null ? null : `${viewerId ?? 0}|${key}`;
+	}
+
+	/** The answer kept under `key` for a feed before `before` (ms), if any. */
+	find(key: string, before: number): Buffer | undefined {
+		const now = Date.now();
+		for (const { bytes, span, expires } of this.answers.get(key) ?? [])
+			if (span.after < before && (span.upTo === null || before <= span.upTo) && expires > now) return bytes;
+		return undefined;
+	}
+
+	/** Keeps an answer under the key read before it was asked for. */
+	keep(key: string, span: FeedSpan, bytes: Buffer): void {
+		const now = Date.now();
+		const others = (this.answers.get(key) ?? []).filter(answer => answer.span.after !== span.after && answer.expires > now);
+		this.answers.set(key, [...others, { bytes, span, expires: now + this.options.ttlMs }]);
 	}
 }

@@ -26,12 +26,13 @@ import {
 	routeParams,
 	success
 } from "../lib/http";
-import { JSON_TEXT_HEADER, encodeAnswer } from "../lib/json-text";
+import { JSON_TEXT_HEADER, type JsonText, encodeAnswer } from "../lib/json-text";
 import type { AppMeta } from "../lib/meta";
 import type { ActionSchema } from "../lib/middlewares";
 import { type Gateway, handleUpload, serveMedia } from "../lib/media-http";
-import { firstValues } from "../lib/params";
 import { type Known, knownUsers } from "../lib/known";
+import { firstValues, parseWireInteger } from "../lib/params";
+import { FeedAnswers, type FeedPage, feedBefore } from "../lib/read-model";
 import { RateLimits } from "../lib/rate-limits";
 import { webRoute } from "../lib/web-static";
 import { StorageMixin, type StorageVars } from "../mixins/storage.mixin";
@@ -50,6 +51,7 @@ interface ApiMethods {
 	authorize(ctx: Context<unknown, AppMeta>, route: unknown, req: Req): Promise<void>;
 	admit(req: Req): Promise<void>;
 	assertUserExists(ctx: Context<unknown, AppMeta>, userId: number): Promise<void>;
+	serveFeed(req: Req, res: ServerResponse): Promise<void>;
 }
 
 type ApiThis = Gateway &
@@ -62,6 +64,8 @@ type ApiThis = Gateway &
 		trust: (address: string, hop: number) => boolean;
 		/** Users known to exist: the API never deletes one, so a yes is kept. */
 		knownUsers: Known<object>;
+		/** Feed answers kept while the stamps they depend on hold (serveFeed). */
+		feedAnswers: FeedAnswers;
 	};
 
 const cfg = config();
@@ -126,11 +130,20 @@ const ApiService: ServiceSchema<Record<string, unknown>, ApiMethods, ApiThis> = 
 				// from them); every body, decoded, at most BODY_LIMIT.
 				bodyParsers: { json: { limit: BODY_LIMIT }, raw: { type: () => true, limit: BODY_LIMIT } },
 				use: [bodyFields, bodyErrors],
-				aliases: Object.fromEntries(ROUTES.filter(route => route.action !== "upload").map(route => [`${route.method} ${route.path}`, route.action])),
-				// This gateway only writes answers out: an action may answer with ready JSON bytes
-				// (lib/json-text.ts; the feed does). A call header reaches the called action only.
-				// No timeout here: each action's own (a read's is short, and it is retried) or REQUEST_TIMEOUT_MS.
-				callOptions: { headers: { [JSON_TEXT_HEADER]: true } },
+				aliases: Object.fromEntries(
+					ROUTES.filter(route => route.action !== "upload").map(route => [
+						`${route.method} ${route.path}`,
+						// The feed, once the route's hooks have run: from this gateway's copy while it holds (serveFeed).
+						route.action === "videos.feed"
+							? [
+									function keptFeed(this: ApiThis, req: Req, res: ServerResponse, next: (err?: unknown) => void) {
+										this.serveFeed(req, res).catch(next);
+									},
+									route.action
+								]
+							: route.action
+					])
+				),
 				/** Only the route's own parameters reach the action, read as gin reads them. */
 				onBeforeCall(this: ApiThis, _ctx: Context, _route: unknown, req: Req, _res: ServerResponse, alias: { action?: string }) {
 					const spec = ROUTE_BY_ACTION.get(alias.action ?? "");
@@ -183,7 +196,7 @@ const ApiService: ServiceSchema<Record<string, unknown>, ApiMethods, ApiThis> = 
 	},
 
 	methods: {
-		/** The answer's JSON; a JsonText in it (see the route's callOptions) is written as it is. */
+		/** The answer's JSON; a JsonText in it (the feed's: serveFeed) is written as it is. */
 		encodeResponse(_req: Req, _res: ServerResponse, data: unknown) {
 			return encodeAnswer(data);
 		},
@@ -267,6 +280,27 @@ const ApiService: ServiceSchema<Record<string, unknown>, ApiMethods, ApiThis> = 
 			await this.limits.write(userId);
 		},
 
+		/**
+		 * GET /douyin/feed/, after the route's hooks (token, parameters): the answer this gateway
+		 * kept while the stamps it depends on hold (lib/read-model.ts FeedAnswers: one stamp
+		 * lookup, no call), else videos.feed's, asked for as ready JSON and kept when it may be.
+		 */
+		async serveFeed(this: ApiThis, req: Req, res: ServerResponse) {
+			const ctx = req.$ctx;
+			const latest = req.$params.latest_time;
+			// A latest_time the action refuses is left to it (400).
+			const time = latest === undefined ? 0 : parseWireInteger(latest);
+			const before = time !== undefined && time >= 0 ? feedBefore(time) : undefined;
+			const key = before === undefined ? null : await this.feedAnswers.keyOf(ctx.meta.userId);
+			const kept = key === null ? undefined : this.feedAnswers.find(key, before!);
+			if (kept) return this.sendResponse(req, res, { $jsonText: kept } satisfies JsonText);
+			const { span, ...page } = await ctx.call<FeedPage, object>("videos.feed", req.$params, { headers: { [JSON_TEXT_HEADER]: true } });
+			const answer = encodeAnswer(success(page));
+			const bytes = Buffer.isBuffer(answer) ? answer : Buffer.from(answer);
+			if (key !== null && span) this.feedAnswers.keep(key, span, bytes);
+			this.sendResponse(req, res, { $jsonText: bytes } satisfies JsonText);
+		},
+
 		/** A validly signed token of a user who does not exist (any more) may not write. */
 		async assertUserExists(this: ApiThis, ctx: Context<unknown, AppMeta>, userId: number) {
 			try {
@@ -284,6 +318,7 @@ const ApiService: ServiceSchema<Record<string, unknown>, ApiMethods, ApiThis> = 
 		this.limits = new RateLimits(cfg, cacher?.client && typeof cacher.client.defineCommand === "function" ? cacher.client : null);
 		this.trust = proxyTrust(cfg.trustedProxies);
 		this.knownUsers = knownUsers();
+		this.feedAnswers = new FeedAnswers(this.broker.cacher!);
 	}
 };
 

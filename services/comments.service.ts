@@ -9,6 +9,7 @@ import { CountsCache, STAMP, invalidate } from "../lib/counts-cache";
 import { forbidden, invalidParam, notFound, unauthorized } from "../lib/errors";
 import { type FactsParams, distinctIds, factsParamsSchema } from "../lib/facts";
 import { type Known, knownAuthors } from "../lib/known";
+import { UsersCopy } from "../lib/read-model";
 import type { AppMeta } from "../lib/meta";
 import { METRIC } from "../lib/metrics";
 import { SensitiveWordFilter } from "../lib/sensitive-words";
@@ -44,7 +45,13 @@ type Collections = { comments: Collection<CommentDoc> };
 
 type CommentsThis = Service<CommentsSettings> &
 	CommentsMethods &
-	StoreVars<Collections> & { commentCounts: CountsCache<VideoCounts>; wordFilter: SensitiveWordFilter; authors: Known<{ authorId: number }> };
+	StoreVars<Collections> & {
+		commentCounts: CountsCache<VideoCounts>;
+		wordFilter: SensitiveWordFilter;
+		authors: Known<{ authorId: number }>;
+		/** Commenters as a posted comment shows them, kept while stamp:users holds. */
+		users: UsersCopy;
+	};
 
 export interface ActionParams {
 	video_id: number;
@@ -162,8 +169,8 @@ const CommentsService: ServiceSchema<CommentsSettings, CommentsMethods, Comments
 			if ([...text].length > COMMENT_CHARS) throw invalidParam(tooLongMessage, "comment_text");
 
 			// The comment's user is the viewer: no flags (is_follow of oneself is false).
-			const [, { users }] = await Promise.all([this.authors.get(ctx, videoId), ctx.call<UsersResult, FactsParams>("users.getMany", { ids: [userId] }, { timeout: READ.inner() })]);
-			const user = users[userId];
+			const [, users] = await Promise.all([this.authors.get(ctx, videoId), this.users.get(ctx, [userId])]);
+			const user = users.get(userId);
 			if (!user) throw unauthorized("the token's user no longer exists: log in again");
 
 			const doc: CommentDoc = {
@@ -204,6 +211,7 @@ const CommentsService: ServiceSchema<CommentsSettings, CommentsMethods, Comments
 	created(this: CommentsThis) {
 		this.wordFilter = SensitiveWordFilter.fromFile(config().sensitiveWordsFile);
 		this.authors = knownAuthors();
+		this.users = new UsersCopy(this.broker.cacher!);
 		this.commentCounts = new CountsCache(
 			this.broker.cacher!,
 			"comments.videoFacts",

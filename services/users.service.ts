@@ -374,7 +374,7 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersThis> = {
 						)
 					};
 				}),
-				viewerId ? this.flags.get(ctx, viewerId, viewerStamp, ids) : null
+				viewerId ? this.flags.get(ctx, viewerId, viewerStamp, ids).then(({ flags }) => flags) : null
 			]);
 			const users = ids.map(id => {
 				const user = counted.get(id)!;

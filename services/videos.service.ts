@@ -16,7 +16,7 @@ import type { AppMeta } from "../lib/meta";
 import { METRIC, countOutcomes } from "../lib/metrics";
 import { optionalWireTime, textParam, wireId } from "../lib/params";
 import { READ, idempotentRead, retriedRead } from "../lib/resilience";
-import { VideosReadModel } from "../lib/read-model";
+import { VideosReadModel, feedBefore } from "../lib/read-model";
 import { newKey } from "../lib/storage";
 import type { Collection } from "../lib/store";
 import { CLOCKS_COLLECTION, type ClockDoc, tick } from "../lib/store/clock";
@@ -104,9 +104,6 @@ export interface MarkFailedParams {
  */
 const FEED_HEAD_PAGES = 4;
 const FEED_HEAD_TTL_MS = 30_000;
-
-/** Above this, latest_time is in milliseconds; below, in seconds (API.md, ambiguities). */
-const MS_THRESHOLD = 1e12;
 
 /** The longest publish list: one users.getMany / facts batch (1000 ids), like every other list. */
 const MAX_LIST_SIZE = 1000;
@@ -215,14 +212,13 @@ const VideosService: ServiceSchema<VideosSettings, VideosMethods, VideosThis> = 
 			}
 		},
 
-		/** The feed: ready videos published before latest_time (ms or s; default now), newest first. Returns { video_list, next_time }. */
+		/** The feed: ready videos published before latest_time (ms or s; default now), newest first. Returns { video_list, next_time } (and `span` for the gateway: lib/read-model.ts). */
 		feed: {
 			...idempotentRead(),
 			auth: "optional",
 			params: { latest_time: optionalWireTime },
 			handler(this: VideosThis, ctx: Context<FeedParams, AppMeta>) {
-				const latest = ctx.params.latest_time || Date.now();
-				return this.readModel.feed(ctx, latest > MS_THRESHOLD ? latest : latest * 1000, ctx.meta.userId);
+				return this.readModel.feed(ctx, feedBefore(ctx.params.latest_time), ctx.meta.userId);
 			}
 		},
 

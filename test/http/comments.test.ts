@@ -236,6 +236,18 @@ describe("comment/action and comment/list", () => {
 		expect(body.comment).toMatchObject({ content: "from a form", user: { id: alice.id } });
 		await expectCommentCount(v1, 2);
 	});
+
+	test("the comment user's counts are current: a follow or a like just before, through any api replica, is in the next comment", async () => {
+		const dave = await client.register();
+		const elsewhere = new Client(system.urls.at(-1)!);
+		expect((await post(dave, v1, "one")).comment.user).toMatchObject({ id: dave.id, follower_count: 0, favorite_count: 0 });
+		expect(await elsewhere.post("/relation/action/", { token: bob.token, to_user_id: dave.id, action_type: 1 })).toMatchObject({ status_code: 0 });
+		expect((await post(dave, v1, "two")).comment.user).toMatchObject({ id: dave.id, follower_count: 1, favorite_count: 0 });
+		expect(await elsewhere.post("/favorite/action/", { token: dave.token, video_id: v2, action_type: 1 })).toMatchObject({ status_code: 0 });
+		expect((await post(dave, v1, "three")).comment.user).toMatchObject({ id: dave.id, follower_count: 1, favorite_count: 1 });
+		expect(await elsewhere.post("/relation/action/", { token: bob.token, to_user_id: dave.id, action_type: 2 })).toMatchObject({ status_code: 0 });
+		expect((await post(dave, v1, "four")).comment.user).toMatchObject({ id: dave.id, follower_count: 0, favorite_count: 1 });
+	});
 });
 
 describe("bad requests answer HTTP 200 with a non-zero status_code and say what is wrong", () => {

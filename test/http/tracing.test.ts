@@ -231,7 +231,8 @@ describe("a client's X-Request-ID", () => {
 		const requestID = "0f8fad5b-d9cb-469f-a165-70867728950e";
 		const res = await client.raw("/douyin/feed/", { headers: { "X-Request-ID": requestID } });
 		expect(res.headers.get("x-request-id")).toBe(requestID);
-		const spans = await traceOf(requestID, ["GET /douyin/feed/", "action 'videos.feed'"]);
+		// The gateway's span alone: the anonymous feed may come from the gateway's copy, without a call.
+		const spans = await traceOf(requestID, ["GET /douyin/feed/"]);
 		expect(new Set(spans.map(span => span.traceId))).toEqual(new Set(["0f8fad5bd9cb469fa16570867728950e"]));
 	});
 
@@ -240,7 +241,7 @@ describe("a client's X-Request-ID", () => {
 		for (const requestID of ["req-42", "req-43"]) {
 			const res = await client.raw("/douyin/feed/", { headers: { "X-Request-ID": requestID } });
 			expect(((await res.json()) as { status_code: number }).status_code).toBe(0);
-			const ids = new Set((await traceOf(requestID, ["GET /douyin/feed/", "action 'videos.feed'"])).map(span => span.traceId));
+			const ids = new Set((await traceOf(requestID, ["GET /douyin/feed/"])).map(span => span.traceId));
 			expect(ids.size).toBe(1);
 			traceIds.push(...ids);
 		}
