@@ -2,7 +2,7 @@
  * MoleTok's HTTP benchmark (issue 6): the feed, a user's profile and a like, each under
  * 50 connections for a fixed time, against MoleTok embedded (the defaults a user gets,
  * then once more with METRICS_PORT=off), against a local cluster (one process per
- * service over NATS, real FerretDB/Redis/MinIO), and against a bare Node server with
+ * service over NATS, real FerretDB/Redis and the S3 gateway), and against a bare Node server with
  * bodies of the same size and shape (the ceiling), all in one run on one machine.
  *
  * A measurement, not a test: targets missed are reported (flags in the JSON), never a

@@ -2,7 +2,7 @@
  * The cluster target's own servers: NATS, Redis and FerretDB started for the run on free
  * loopback ports, stopped with it. On a machine shared with other work, the shared servers'
  * CPU is everyone's; these serve the benchmark alone, so their CPU per request is ours, to
- * the PostgreSQL backends of this FerretDB (found through its sockets). MinIO stays shared:
+ * the PostgreSQL backends of this FerretDB (found through its sockets). The S3 gateway stays shared:
  * the measured requests do not touch it.
  */
 import fs from "node:fs";

@@ -1,7 +1,7 @@
 /**
  * The systems under load: MoleTok embedded (one process, as `npm start` runs it), MoleTok
  * as a local cluster (scripts/cluster.sh: one process per service over NATS, with
- * FerretDB, Redis and MinIO) in its own namespace, databases, bucket and ports, and the
+ * FerretDB, Redis and the S3 gateway) in its own namespace, databases, bucket and ports, and the
  * bare Node server. Each start has a deadline; each stop leaves nothing behind.
  */
 import { execFile } from "node:child_process";
@@ -16,7 +16,7 @@ export const ROOT = path.join(__dirname, "..", "..");
 const run = promisify(execFile);
 
 /** Servers the cluster talks to, accounted as groups of their own (nothing else is ours). */
-const INFRA = { "nats-server": "nats-server", redis: "redis-server", ferretdb: "ferretdb", postgres: "postgres", minio: "minio" };
+const INFRA = { "nats-server": "nats-server", redis: "redis-server", ferretdb: "ferretdb", postgres: "postgres", versitygw: "versitygw" };
 
 /** The environment a user's shell would have, without any MoleTok or server variable. */
 function cleanEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {

@@ -5,7 +5,7 @@
  *   each system reads its own environment), a temporary DATA_DIR, the gateway on a free port;
  * - cluster (MOLETOK_TARGET=cluster, the `servers` jest project): every service as its own
  *   process from the build (dist/), two replicas of `api` and `videos`, over NATS, with
- *   MongoDB-wire (FerretDB), Redis and MinIO from the environment that
+ *   MongoDB-wire (FerretDB), Redis and the S3 gateway from the environment that
  *   `scripts/servers.sh start` prints. Each system gets its own namespace, databases and
  *   bucket, so systems never see each other's data. The test talks to it over HTTP and
  *   through `broker`, a client node on the same NATS.
