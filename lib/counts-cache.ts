@@ -23,10 +23,11 @@
  */
 import { randomUUID } from "node:crypto";
 import type { ServiceBroker } from "moleculer";
+import type { Facts } from "./facts";
+import type { BaseDoc, Collection, Filter } from "./store/types";
 
 /** The broker's cacher (Moleculer's MemoryLRU cacher embedded, its Redis cacher in a cluster). */
 export type Cacher = NonNullable<ServiceBroker["cacher"]>;
-import type { Facts } from "./facts";
 
 /** The change stamps: a stamp gets a value never seen before whenever what it covers changes. */
 export const STAMP = {
@@ -209,6 +210,34 @@ export class CountsCache<T extends object, K extends number | string = number> {
 		for (const id of ids) facts[String(id)] = counts.get(id)!;
 		return facts as unknown as Facts<T>;
 	}
+}
+
+/**
+ * The counts cache of an owner that counts its own documents: each count name is the number
+ * of documents of `collection()` (asked at count time: a service opens its collections when it
+ * starts) whose `field` is the id, e.g. `{ favorite_count: "videoId" }`
+ * on the likes; `filter` narrows what counts. One countBy query per count for a whole batch.
+ */
+export function countsOf<N extends string>(
+	cacher: Cacher,
+	prefix: string,
+	collection: () => Collection<BaseDoc>,
+	fields: Record<N, string>,
+	ttlSeconds: number,
+	filter?: Filter
+): CountsCache<Record<N, number>> {
+	const names = Object.keys(fields) as N[];
+	const empty = Object.fromEntries(names.map(name => [name, 0])) as Record<N, number>;
+	return new CountsCache<Record<N, number>>(
+		cacher,
+		prefix,
+		async ids => {
+			const counted = await Promise.all(names.map(name => collection().countBy(fields[name], ids, filter)));
+			return new Map(ids.map(id => [id, Object.fromEntries(names.map((name, i) => [name, counted[i].get(id) ?? 0])) as Record<N, number>]));
+		},
+		empty,
+		ttlSeconds
+	);
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import type { Context, Service, ServiceSchema } from "moleculer";
 import { config } from "../lib/config";
-import { CountsCache, STAMP, invalidate } from "../lib/counts-cache";
+import { CountsCache, STAMP, invalidate, countsOf } from "../lib/counts-cache";
 import { forbidden, invalidParam, notFound, unauthorized } from "../lib/errors";
 import { type FactsParams, distinctIds, factsParamsSchema } from "../lib/facts";
 import { type Known, knownAuthors } from "../lib/known";
@@ -212,16 +212,7 @@ const CommentsService: ServiceSchema<CommentsSettings, CommentsMethods, Comments
 		this.wordFilter = SensitiveWordFilter.fromFile(config().sensitiveWordsFile);
 		this.authors = knownAuthors();
 		this.users = new UsersCopy(this.broker.cacher!);
-		this.commentCounts = new CountsCache(
-			this.broker.cacher!,
-			"comments.videoFacts",
-			async ids => {
-				const counts = await this.collections.comments.countBy("videoId", ids);
-				return new Map(ids.map(id => [id, { comment_count: counts.get(id) ?? 0 }]));
-			},
-			{ comment_count: 0 },
-			config().countsCacheTtl
-		);
+		this.commentCounts = countsOf(this.broker.cacher!, "comments.videoFacts", () => this.collections.comments, { comment_count: "videoId" }, config().countsCacheTtl);
 	}
 };
 

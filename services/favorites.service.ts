@@ -6,7 +6,7 @@
  */
 import type { Context, Service, ServiceSchema } from "moleculer";
 import { config } from "../lib/config";
-import { CountsCache, STAMP, ViewerFlags, invalidate } from "../lib/counts-cache";
+import { CountsCache, STAMP, ViewerFlags, invalidate, countsOf } from "../lib/counts-cache";
 import { type FactsParams, factsParamsSchema, flagsParamsSchema } from "../lib/facts";
 import { type Known, knownAuthors } from "../lib/known";
 import type { AppMeta } from "../lib/meta";
@@ -167,29 +167,8 @@ const FavoritesService: ServiceSchema<FavoritesSettings, object, FavoritesThis> 
 			async (userId, videoIds) => (await this.collections.likes.find({ userId, videoId: { $in: videoIds } })).map(like => like.videoId),
 			ttl
 		);
-		this.videoCounts = new CountsCache(
-			cacher,
-			"favorites.videoFacts",
-			async ids => {
-				const counts = await this.collections.likes.countBy("videoId", ids);
-				return new Map(ids.map(id => [id, { favorite_count: counts.get(id) ?? 0 }]));
-			},
-			{ favorite_count: 0 },
-			ttl
-		);
-		this.userCounts = new CountsCache(
-			cacher,
-			"favorites.userFacts",
-			async ids => {
-				const [given, received] = await Promise.all([
-					this.collections.likes.countBy("userId", ids),
-					this.collections.likes.countBy("authorId", ids)
-				]);
-				return new Map(ids.map(id => [id, { favorite_count: given.get(id) ?? 0, total_favorited: received.get(id) ?? 0 }]));
-			},
-			{ favorite_count: 0, total_favorited: 0 },
-			ttl
-		);
+		this.videoCounts = countsOf(cacher, "favorites.videoFacts", () => this.collections.likes, { favorite_count: "videoId" }, ttl);
+		this.userCounts = countsOf(cacher, "favorites.userFacts", () => this.collections.likes, { favorite_count: "userId", total_favorited: "authorId" }, ttl);
 	}
 };
 

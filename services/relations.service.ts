@@ -6,7 +6,7 @@
  */
 import type { Context, Service, ServiceSchema } from "moleculer";
 import { config } from "../lib/config";
-import { CountsCache, STAMP, ViewerFlags, invalidate } from "../lib/counts-cache";
+import { CountsCache, STAMP, ViewerFlags, invalidate, countsOf } from "../lib/counts-cache";
 import { invalidParam } from "../lib/errors";
 import { type FactsParams, factsParamsSchema, flagsParamsSchema } from "../lib/facts";
 import { type Known, knownUsers } from "../lib/known";
@@ -237,19 +237,7 @@ const RelationsService: ServiceSchema<RelationsSettings, RelationsMethods, Relat
 				(await this.collections.follows.find({ followerId, followeeId: { $in: followeeIds } })).map(follow => follow.followeeId),
 			ttl
 		);
-		this.userCounts = new CountsCache(
-			cacher,
-			"relations.userFacts",
-			async ids => {
-				const [following, followers] = await Promise.all([
-					this.collections.follows.countBy("followerId", ids),
-					this.collections.follows.countBy("followeeId", ids)
-				]);
-				return new Map(ids.map(id => [id, { follow_count: following.get(id) ?? 0, follower_count: followers.get(id) ?? 0 }]));
-			},
-			{ follow_count: 0, follower_count: 0 },
-			ttl
-		);
+		this.userCounts = countsOf(cacher, "relations.userFacts", () => this.collections.follows, { follow_count: "followerId", follower_count: "followeeId" }, ttl);
 	}
 };
 

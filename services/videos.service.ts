@@ -9,7 +9,7 @@
 import type { Readable } from "node:stream";
 import type { Context, Service, ServiceSchema } from "moleculer";
 import { config } from "../lib/config";
-import { CountsCache, STAMP, invalidate } from "../lib/counts-cache";
+import { CountsCache, STAMP, invalidate, countsOf } from "../lib/counts-cache";
 import { forbidden, invalidParam, notFound, tooLarge, unavailable } from "../lib/errors";
 import { type FactsParams, distinctIds, factsParamsSchema, gatherFacts, idsSchema } from "../lib/facts";
 import type { AppMeta } from "../lib/meta";
@@ -437,16 +437,7 @@ const VideosService: ServiceSchema<VideosSettings, VideosMethods, VideosThis> = 
 				authorFlagProviders: this.settings.authorFlagProviders
 			}
 		);
-		this.workCounts = new CountsCache(
-			this.broker.cacher!,
-			"videos.userFacts",
-			async ids => {
-				const counts = await this.collections.videos.countBy("authorId", ids, { status: "ready" });
-				return new Map(ids.map(id => [id, { work_count: counts.get(id) ?? 0 }]));
-			},
-			{ work_count: 0 },
-			cfg.countsCacheTtl
-		);
+		this.workCounts = countsOf(this.broker.cacher!, "videos.userFacts", () => this.collections.videos, { work_count: "authorId" }, cfg.countsCacheTtl, { status: "ready" });
 	},
 
 	started(this: VideosThis) {
